@@ -1,0 +1,100 @@
+// Package app holds ordergate's use cases: placing, reading and listing
+// orders (Service) and the retrying outbox dispatcher that places every
+// stored order at the exchange (Dispatcher). It depends only on domain and
+// ports, so it runs with any store and exchange adapter, or with mocks.
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// Page limits for ListOrders.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// Service runs the order use cases.
+type Service struct {
+	orders ports.Orders
+	clock  ports.Clock
+	wake   func()
+}
+
+// NewService returns a Service that stores orders in orders and reads the
+// time from clock. wake, if not nil, is called after each order is
+// committed; pass Dispatcher.Wake so placement starts at once.
+func NewService(orders ports.Orders, clock ports.Clock, wake func()) *Service {
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Service{orders: orders, clock: clock, wake: wake}
+}
+
+// PlaceOrder validates spec, then stores the order and its placement job in
+// one transaction. When it returns nil the order is durable and its
+// placement guaranteed. Invalid specs give domain.ValidationErrors (matching
+// domain.ErrInvalid) and store nothing.
+func (s *Service) PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Order, error) {
+	now := s.clock.Now()
+	o, err := domain.New(domain.NewID(now), now, spec)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	if err := s.orders.Create(ctx, o); err != nil {
+		return domain.Order{}, fmt.Errorf("store order %s: %w", o.ID, err)
+	}
+	s.wake()
+	return o, nil
+}
+
+// Order returns the order with the given ID, or an error wrapping
+// domain.ErrNotFound.
+func (s *Service) Order(ctx context.Context, id domain.ID) (domain.Order, error) {
+	o, err := s.orders.Order(ctx, id)
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("read order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// Page is one page of a listing, newest order first.
+type Page struct {
+	Orders []domain.Order
+	// Next is the ListQuery.Before value for the following page; zero when
+	// this page is the last.
+	Next domain.ID
+}
+
+// ListOrders returns one page of orders. A zero q.Limit means
+// DefaultPageSize; a limit outside 1..MaxPageSize, or an unknown status,
+// gives a domain.ValidationError.
+func (s *Service) ListOrders(ctx context.Context, q ports.ListQuery) (Page, error) {
+	if q.Limit == 0 {
+		q.Limit = DefaultPageSize
+	}
+	if q.Limit < 1 || q.Limit > MaxPageSize {
+		return Page{}, &domain.ValidationError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", MaxPageSize)}
+	}
+	if q.Status != "" && !q.Status.Valid() {
+		return Page{}, &domain.ValidationError{Field: "status", Reason: `must be "pending", "placed" or "rejected"`}
+	}
+	// Ask for one more than the page holds to learn whether a next page exists.
+	want := q.Limit
+	q.Limit++
+	orders, err := s.orders.List(ctx, q)
+	if err != nil {
+		return Page{}, fmt.Errorf("list orders: %w", err)
+	}
+	var p Page
+	if len(orders) > want {
+		orders = orders[:want]
+		p.Next = orders[want-1].ID
+	}
+	p.Orders = orders
+	return p, nil
+}

@@ -1,0 +1,63 @@
+package domain
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors. Adapters wrap them with context (fmt.Errorf("...: %w", err))
+// and callers test for them with errors.Is.
+var (
+	// ErrInvalid marks input that breaks a domain rule. Every ValidationError
+	// matches it.
+	ErrInvalid = errors.New("invalid input")
+	// ErrNotFound means the requested order does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a write collided with existing state, for example an
+	// order ID that is already stored.
+	ErrConflict = errors.New("conflict")
+	// ErrRejected means the exchange refused an order for good. Only errors
+	// wrapping ErrRejected are permanent; every other exchange error is
+	// treated as transient and retried.
+	ErrRejected = errors.New("rejected by the exchange")
+	// ErrLeaseLost means a placement job is no longer held by the caller: its
+	// lease expired and another dispatcher claimed it, or it was settled.
+	ErrLeaseLost = errors.New("placement lease lost")
+)
+
+// ValidationError says which field of an order request breaks which rule.
+type ValidationError struct {
+	// Field is the request field at fault, as named in the HTTP API
+	// ("instrument", "limit_price", ...).
+	Field string
+	// Reason says what is wrong, in words a client can show a user.
+	Reason string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// Is makes every ValidationError match ErrInvalid.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// ValidationErrors collects every rule an order request breaks, so that a
+// client learns all of them at once. errors.As finds each element.
+type ValidationErrors []*ValidationError
+
+// Error implements error.
+func (es ValidationErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Unwrap exposes the individual errors to errors.Is and errors.As.
+func (es ValidationErrors) Unwrap() []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = e
+	}
+	return errs
+}
