@@ -12,10 +12,10 @@ import (
 	"github.com/ordergate/ordergate/domain"
 )
 
-//go:generate go run github.com/matryer/moq@v0.5.3 -rm -pkg mocks -out mocks/orders.go . Orders
-//go:generate go run github.com/matryer/moq@v0.5.3 -rm -pkg mocks -out mocks/outbox.go . Outbox
-//go:generate go run github.com/matryer/moq@v0.5.3 -rm -pkg mocks -out mocks/exchange.go . Exchange
-//go:generate go run github.com/matryer/moq@v0.5.3 -rm -pkg mocks -out mocks/clock.go . Clock
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/orders.go . Orders
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/outbox.go . Outbox
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/exchange.go . Exchange
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/clock.go . Clock
 
 // Orders stores orders.
 type Orders interface {

@@ -1,0 +1,308 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// DispatcherConfig tunes a Dispatcher. Zero fields take the defaults below.
+type DispatcherConfig struct {
+	// Concurrency is the most exchange calls in flight at once (default
+	// 256: at 0.5 s a call that is about 512 placements a second).
+	Concurrency int
+	// Lease is how long a claimed job stays reserved for this dispatcher
+	// (default 30 s). A crashed dispatcher's jobs are taken over once it
+	// runs out, so it bounds recovery time; it must exceed CallTimeout.
+	Lease time.Duration
+	// CallTimeout bounds one exchange call (default 10 s).
+	CallTimeout time.Duration
+	// PollInterval is how often to look for due jobs when nothing wakes the
+	// dispatcher (default 250 ms). Retries and jobs committed by other
+	// processes are found this way.
+	PollInterval time.Duration
+	// RetryBase and RetryMax shape the backoff after a transient failure:
+	// attempt n waits a uniformly random time in [0, min(RetryMax,
+	// RetryBase·2^(n-1))] ("full jitter"). Defaults: 250 ms and 30 s.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// ShutdownGrace is how long in-flight exchange calls may run on after
+	// Run's context is cancelled before they are cancelled too (default 10 s).
+	ShutdownGrace time.Duration
+	// Owner names this dispatcher in the jobs it leases (default
+	// host:pid:random).
+	Owner string
+	// Jitter returns a random duration in [0, max]. Nil means uniform
+	// random; tests pass a deterministic function.
+	Jitter func(max time.Duration) time.Duration
+	// Logger receives the dispatcher's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Defaults of DispatcherConfig.
+const (
+	DefaultConcurrency   = 256
+	DefaultLease         = 30 * time.Second
+	DefaultCallTimeout   = 10 * time.Second
+	DefaultPollInterval  = 250 * time.Millisecond
+	DefaultRetryBase     = 250 * time.Millisecond
+	DefaultRetryMax      = 30 * time.Second
+	DefaultShutdownGrace = 10 * time.Second
+)
+
+// settleTimeout bounds the database write that records a call's outcome. It
+// runs on its own context so that a shutdown never discards the outcome of a
+// call that already reached the exchange.
+const settleTimeout = 10 * time.Second
+
+// Dispatcher places every pending order at the exchange. It claims due jobs
+// from the outbox, calls the exchange with bounded concurrency and settles
+// each job: placed on success, retried with capped exponential backoff on a
+// transient failure (forever), rejected on a permanent one. Several
+// dispatchers, in one process or many, may share one outbox.
+type Dispatcher struct {
+	outbox   ports.Outbox
+	exchange ports.Exchange
+	clock    ports.Clock
+	cfg      DispatcherConfig
+	log      *slog.Logger
+
+	wake  chan struct{}
+	freed chan struct{}
+}
+
+// NewDispatcher returns a Dispatcher over outbox and exchange, or an error
+// naming the first invalid setting of cfg.
+func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clock, cfg DispatcherConfig) (*Dispatcher, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	def(&cfg.Lease, DefaultLease)
+	def(&cfg.CallTimeout, DefaultCallTimeout)
+	def(&cfg.PollInterval, DefaultPollInterval)
+	def(&cfg.RetryBase, DefaultRetryBase)
+	def(&cfg.RetryMax, DefaultRetryMax)
+	def(&cfg.ShutdownGrace, DefaultShutdownGrace)
+	switch {
+	case cfg.Concurrency < 1:
+		return nil, fmt.Errorf("dispatcher: concurrency must be at least 1, got %d", cfg.Concurrency)
+	case cfg.CallTimeout < 0 || cfg.PollInterval < 0 || cfg.RetryBase < 0 || cfg.RetryMax < 0 || cfg.ShutdownGrace < 0:
+		return nil, errors.New("dispatcher: durations must not be negative")
+	case cfg.RetryMax < cfg.RetryBase:
+		return nil, fmt.Errorf("dispatcher: retry max %s is below retry base %s", cfg.RetryMax, cfg.RetryBase)
+	case cfg.Lease <= cfg.CallTimeout:
+		// A lease that ran out during a call would let a second dispatcher
+		// place the same job while the first still waits for its answer.
+		return nil, fmt.Errorf("dispatcher: lease %s must exceed call timeout %s", cfg.Lease, cfg.CallTimeout)
+	}
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		cfg.Owner = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatUint(rand.Uint64()&0xffffff, 16)
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = func(max time.Duration) time.Duration { return rand.N(max + 1) }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Dispatcher{
+		outbox:   outbox,
+		exchange: exchange,
+		clock:    clock,
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "dispatcher", "owner", cfg.Owner),
+		wake:     make(chan struct{}, 1),
+		freed:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Wake tells the dispatcher that a job may be due now, so it claims at once
+// instead of at the next poll. It never blocks.
+func (d *Dispatcher) Wake() { signal(d.wake) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx is cancelled, then stops claiming, gives
+// in-flight exchange calls up to ShutdownGrace to finish, cancels the rest,
+// records every outcome and returns. Interrupted jobs become due at once, so
+// another dispatcher takes them over without waiting for their lease.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	calls, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
+	var grace *time.Timer
+	var graceMu sync.Mutex
+	stopWatch := context.AfterFunc(ctx, func() {
+		graceMu.Lock()
+		grace = time.AfterFunc(d.cfg.ShutdownGrace, cancelCalls)
+		graceMu.Unlock()
+	})
+	defer func() {
+		stopWatch()
+		graceMu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		graceMu.Unlock()
+	}()
+
+	poll := time.NewTicker(d.cfg.PollInterval)
+	defer poll.Stop()
+	slots := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	d.log.Info("dispatcher started", "concurrency", d.cfg.Concurrency, "lease", d.cfg.Lease)
+	for ctx.Err() == nil {
+		free := cap(slots) - len(slots)
+		if free == 0 {
+			select {
+			case <-d.freed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		jobs, err := d.claim(ctx, free)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("claim placement jobs", "err", err)
+			}
+			jobs = nil
+		}
+		for _, j := range jobs {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.process(calls, j)
+				<-slots
+				signal(d.freed)
+			}()
+		}
+		if err == nil && len(jobs) == free {
+			continue // the outbox may hold more due jobs
+		}
+		select {
+		case <-d.wake:
+		case <-poll.C:
+		case <-ctx.Done():
+		}
+	}
+	d.log.Info("dispatcher stopping", "in_flight", len(slots), "grace", d.cfg.ShutdownGrace)
+	wg.Wait()
+	d.log.Info("dispatcher stopped")
+	return nil
+}
+
+// DispatchOnce claims up to Concurrency due jobs, places them all, records
+// the outcomes and returns how many jobs it handled. It suits tests and
+// callers that drive placement from their own scheduler.
+func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
+	jobs, err := d.claim(ctx, d.cfg.Concurrency)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.process(ctx, j)
+		}()
+	}
+	wg.Wait()
+	return len(jobs), nil
+}
+
+func (d *Dispatcher) claim(ctx context.Context, n int) ([]ports.Job, error) {
+	jobs, err := d.outbox.Claim(ctx, ports.Claim{
+		Owner: d.cfg.Owner,
+		Now:   d.clock.Now(),
+		Lease: d.cfg.Lease,
+		Limit: n,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dispatcher: claim: %w", err)
+	}
+	return jobs, nil
+}
+
+// process places one claimed job and records the outcome. calls is the
+// context exchange calls run under; its cancellation means shutdown.
+func (d *Dispatcher) process(calls context.Context, j ports.Job) {
+	ctx, cancel := context.WithTimeout(calls, d.cfg.CallTimeout)
+	err := d.exchange.Place(ctx, j.Order)
+	cancel()
+
+	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(calls), settleTimeout)
+	defer cancelSettle()
+	now := d.clock.Now()
+	log := d.log.With("order_id", j.Order.ID.String(), "attempt", j.Attempt)
+	var settleErr error
+	switch {
+	case err == nil:
+		settleErr = d.outbox.Complete(settle, j, now)
+		if settleErr == nil {
+			log.Info("order placed")
+		}
+	case errors.Is(err, domain.ErrRejected):
+		settleErr = d.outbox.Reject(settle, j, err.Error())
+		if settleErr == nil {
+			log.Info("order rejected by the exchange", "reason", err.Error())
+		}
+	case calls.Err() != nil:
+		// Shutdown cut the call short: hand the job back at once.
+		settleErr = d.outbox.Retry(settle, j, now, "placement interrupted by shutdown")
+		if settleErr == nil {
+			log.Info("placement interrupted by shutdown; job released")
+		}
+	default:
+		due := now.Add(d.Backoff(j.Attempt))
+		settleErr = d.outbox.Retry(settle, j, due, err.Error())
+		if settleErr == nil {
+			log.Debug("placement failed; will retry", "err", err, "due", due)
+		}
+	}
+	switch {
+	case settleErr == nil:
+	case errors.Is(settleErr, domain.ErrLeaseLost):
+		log.Warn("lease lost before the outcome was recorded; the new holder settles the job", "call_err", err)
+	default:
+		// The job stays leased; once the lease runs out it is claimed and
+		// placed again, which the exchange deduplicates by order ID.
+		log.Error("record placement outcome", "err", settleErr, "call_err", err)
+	}
+}
+
+// Backoff returns how long to wait before retrying after failed attempt n
+// (1-based): a random duration in [0, min(RetryMax, RetryBase·2^(n-1))].
+func (d *Dispatcher) Backoff(n int) time.Duration {
+	ceiling := d.cfg.RetryMax
+	if n < 1 {
+		n = 1
+	}
+	if shift := n - 1; shift < 62 {
+		if b := d.cfg.RetryBase << shift; b>>shift == d.cfg.RetryBase && b < ceiling {
+			ceiling = b
+		}
+	}
+	return d.cfg.Jitter(ceiling)
+}

@@ -1,0 +1,124 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+	"github.com/ordergate/ordergate/ports/mocks"
+)
+
+func TestPlaceOrder(t *testing.T) {
+	price := domain.PriceFromCents(12345)
+	valid := domain.Spec{Type: domain.Limit, Side: domain.Sell, Instrument: "DE000BASF111", LimitPrice: &price, Quantity: 10}
+	dbDown := errors.New("dial tcp 127.0.0.1:5432: connection refused")
+
+	tests := []struct {
+		name      string
+		spec      domain.Spec
+		createErr error
+		wantErr   error
+		wantWake  int
+	}{
+		{name: "stores and wakes the dispatcher", spec: valid, wantWake: 1},
+		{name: "invalid spec stores nothing", spec: domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1}, wantErr: domain.ErrInvalid},
+		{name: "store failure is returned wrapped", spec: valid, createErr: dbDown, wantErr: dbDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &mocks.OrdersMock{CreateFunc: func(ctx context.Context, o domain.Order) error { return tt.createErr }}
+			wakes := 0
+			svc := app.NewService(store, newClock().mock(), func() { wakes++ })
+
+			got, err := svc.PlaceOrder(context.Background(), tt.spec)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("PlaceOrder error = %v; want %v", err, tt.wantErr)
+			}
+			if wakes != tt.wantWake {
+				t.Errorf("wakes = %d; want %d", wakes, tt.wantWake)
+			}
+			if errors.Is(tt.wantErr, domain.ErrInvalid) {
+				if n := len(store.CreateCalls()); n != 0 {
+					t.Errorf("Create calls = %d; want 0 for an invalid spec", n)
+				}
+				return
+			}
+			if tt.wantErr != nil {
+				return
+			}
+			stored := store.CreateCalls()[0].O
+			if diff := cmp.Diff(stored, got); diff != "" {
+				t.Errorf("returned order differs from stored (-stored +returned):\n%s", diff)
+			}
+			if got.Status != domain.Pending || !got.CreatedAt.Equal(t0) || got.ID.IsZero() {
+				t.Errorf("order = %+v; want pending, created at %s, with an ID", got, t0)
+			}
+		})
+	}
+}
+
+func TestListOrdersPaging(t *testing.T) {
+	var all []domain.Order
+	for range 5 {
+		all = append(all, testOrder(t))
+	}
+	store := &mocks.OrdersMock{ListFunc: func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) {
+		return all[:min(q.Limit, len(all))], nil
+	}}
+	svc := app.NewService(store, newClock().mock(), nil)
+
+	tests := []struct {
+		name      string
+		q         ports.ListQuery
+		wantLen   int
+		wantNext  domain.ID
+		wantLimit int // what the store is asked for
+		wantErr   string
+	}{
+		{name: "default page size", q: ports.ListQuery{}, wantLen: 5, wantLimit: app.DefaultPageSize + 1},
+		{name: "full page has a next cursor", q: ports.ListQuery{Limit: 2}, wantLen: 2, wantNext: all[1].ID, wantLimit: 3},
+		{name: "exact fit has none", q: ports.ListQuery{Limit: 5}, wantLen: 5, wantLimit: 6},
+		{name: "limit too big", q: ports.ListQuery{Limit: 501}, wantErr: "limit"},
+		{name: "negative limit", q: ports.ListQuery{Limit: -1}, wantErr: "limit"},
+		{name: "unknown status", q: ports.ListQuery{Status: "cancelled"}, wantErr: "status"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(store.ListCalls())
+			p, err := svc.ListOrders(context.Background(), tt.q)
+			if tt.wantErr != "" {
+				var ve *domain.ValidationError
+				if !errors.As(err, &ve) || ve.Field != tt.wantErr {
+					t.Fatalf("error = %v; want a validation error on %q", err, tt.wantErr)
+				}
+				if len(store.ListCalls()) != before {
+					t.Errorf("store was queried for an invalid query")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Orders) != tt.wantLen || p.Next != tt.wantNext {
+				t.Errorf("page has %d orders, next %s; want %d, next %s", len(p.Orders), p.Next, tt.wantLen, tt.wantNext)
+			}
+			if got := store.ListCalls()[before].Q.Limit; got != tt.wantLimit {
+				t.Errorf("store asked for %d; want %d", got, tt.wantLimit)
+			}
+		})
+	}
+}
+
+func TestOrderWrapsNotFound(t *testing.T) {
+	store := &mocks.OrdersMock{OrderFunc: func(ctx context.Context, id domain.ID) (domain.Order, error) {
+		return domain.Order{}, domain.ErrNotFound
+	}}
+	svc := app.NewService(store, newClock().mock(), nil)
+	if _, err := svc.Order(context.Background(), domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("error = %v; want ErrNotFound", err)
+	}
+}
