@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// Dialect names, as Dialect returns them.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+var (
+	_ ports.Orders = (*DB)(nil)
+	_ ports.Outbox = (*DB)(nil)
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// DB is an order store and outbox on one SQLite or PostgreSQL database. It
+// is safe for concurrent use.
+type DB struct {
+	db      *bun.DB
+	dialect string
+}
+
+// IsPostgres reports whether dsn selects PostgreSQL rather than a SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open connects to the database dsn names: a postgres:// or postgresql:// URL
+// selects PostgreSQL, anything else is a SQLite file path (or file: URI).
+// It checks the database answers but does not migrate it; see Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var d *DB
+	if IsPostgres(dsn) {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: parse PostgreSQL URL %s: %w", Redact(dsn), err)
+		}
+		sqldb := stdlib.OpenDB(*cfg)
+		sqldb.SetMaxOpenConns(20)
+		sqldb.SetMaxIdleConns(20)
+		d = &DB{db: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres}
+	} else {
+		sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn))
+		if err != nil {
+			return nil, fmt.Errorf("store: open SQLite %s: %w", dsn, err)
+		}
+		// SQLite runs one writer at a time whatever the pool; a few
+		// connections let reads proceed beside it (WAL).
+		sqldb.SetMaxOpenConns(4)
+		sqldb.SetMaxIdleConns(4)
+		sqldb.SetConnMaxIdleTime(0)
+		sqldb.SetConnMaxLifetime(0)
+		d = &DB{db: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
+	}
+	if err := d.Ping(ctx); err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("store: connect to %s: %w", Redact(dsn), err)
+	}
+	return d, nil
+}
+
+// sqliteDSN adds the pragmas ordergate relies on: WAL so readers never
+// block the writer, FULL sync so a committed order survives a power cut, a
+// busy timeout so concurrent writers queue instead of failing, foreign keys,
+// and IMMEDIATE transactions so a transaction that reads before it writes
+// never fails to upgrade its lock.
+func sqliteDSN(path string) string {
+	const params = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	if !strings.HasPrefix(path, "file:") {
+		path = "file:" + path
+	}
+	if strings.Contains(path, "?") {
+		return path + "&" + params
+	}
+	return path + "?" + params
+}
+
+// Redact hides the password in a database URL, for logs and errors.
+func Redact(dsn string) string {
+	if !IsPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Dialect returns SQLite or Postgres.
+func (d *DB) Dialect() string { return d.dialect }
+
+// Bun returns the underlying bun database, for tests and benchmarks.
+func (d *DB) Bun() *bun.DB { return d.db }
+
+// Ping checks the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	// A query, not just a connection check: a SQLite file that vanished or a
+	// PostgreSQL server that refuses queries must fail readiness.
+	var one int
+	if err := d.db.NewRaw("SELECT 1").Scan(ctx, &one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// migrationLockKey is the PostgreSQL advisory lock that serializes
+// migrations of instances starting at once ("ordergate" in ASCII).
+const migrationLockKey = 0x6f72646572676174
+
+// Migrate brings the schema up to date. It is idempotent, and safe when
+// several processes migrate one PostgreSQL database at once.
+func (d *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrationFiles, "migrations/"+d.dialect)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	migrations := migrate.NewMigrations()
+	if err := migrations.Discover(sub); err != nil {
+		return fmt.Errorf("store: discover migrations: %w", err)
+	}
+	if d.dialect == Postgres {
+		// bun's own lock table must exist before it can lock; an advisory
+		// lock covers creating it too.
+		conn, err := d.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(migrationLockKey)); err != nil {
+			return fmt.Errorf("store: migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(migrationLockKey)) //nolint:errcheck // the lock also ends with the session
+	}
+	m := migrate.NewMigrator(d.db, migrations)
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("store: init migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// isUniqueViolation reports whether err is a primary key or unique
+// constraint violation, in either database.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// orderNotFound wraps domain.ErrNotFound for id.
+func orderNotFound(id domain.ID) error {
+	return fmt.Errorf("store: order %s: %w", id, domain.ErrNotFound)
+}

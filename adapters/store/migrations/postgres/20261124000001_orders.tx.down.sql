@@ -1,0 +1,5 @@
+DROP TABLE placement_jobs;
+
+--bun:split
+
+DROP TABLE orders;

@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// claimed is one row a claim returns.
+type claimed struct {
+	OrderID  string `bun:"order_id"`
+	Attempts int    `bun:"attempts"`
+}
+
+// Claim leases up to c.Limit due jobs, oldest due first, and returns them
+// with their orders. The lease is the job's due_at pushed to c.Now+c.Lease;
+// the attempt counter, bumped by each claim, fences it.
+func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
+	if c.Limit < 1 {
+		return nil, fmt.Errorf("store: claim limit %d must be at least 1", c.Limit)
+	}
+	now, until := c.Now.UTC(), c.Now.Add(c.Lease).UTC()
+	var jobs []ports.Job
+	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var got []claimed
+		var q *bun.RawQuery
+		if d.dialect == Postgres {
+			// SKIP LOCKED lets concurrent claimers, in any process, take
+			// disjoint sets of jobs without waiting for each other.
+			q = tx.NewRaw(`WITH due AS (
+				SELECT order_id FROM placement_jobs WHERE due_at <= ?
+				ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED)
+			UPDATE placement_jobs AS j SET due_at = ?, attempts = j.attempts + 1, lease_owner = ?
+			FROM due WHERE j.order_id = due.order_id
+			RETURNING j.order_id, j.attempts`, now, c.Limit, until, c.Owner)
+		} else {
+			// SQLite runs one write transaction at a time (IMMEDIATE), so
+			// the sub-select cannot race another claim.
+			q = tx.NewRaw(`UPDATE placement_jobs SET due_at = ?, attempts = attempts + 1, lease_owner = ?
+			WHERE order_id IN (
+				SELECT order_id FROM placement_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?)
+			RETURNING order_id, attempts`, until, c.Owner, now, c.Limit)
+		}
+		if err := q.Scan(ctx, &got); err != nil {
+			return err
+		}
+		if len(got) == 0 {
+			return nil
+		}
+		ids := make([]string, len(got))
+		for i, g := range got {
+			ids[i] = g.OrderID
+		}
+		var rows []orderRow
+		if err := tx.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+			return err
+		}
+		byID := make(map[string]*orderRow, len(rows))
+		for i := range rows {
+			byID[rows[i].ID] = &rows[i]
+		}
+		jobs = make([]ports.Job, 0, len(got))
+		for _, g := range got {
+			row, ok := byID[g.OrderID]
+			if !ok {
+				return fmt.Errorf("job for order %s has no order", g.OrderID)
+			}
+			o, err := row.toDomain()
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, ports.Job{Order: o, Attempt: g.Attempts})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim placement jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// Complete marks the job's order placed at the given time and deletes the
+// job. Completing an order that is no longer pending changes nothing and
+// succeeds: the exchange's acknowledgement stands whoever held the lease.
+func (d *DB) Complete(ctx context.Context, j ports.Job, at time.Time) error {
+	id := j.Order.ID.String()
+	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model((*orderRow)(nil)).
+			Set("status = ?", string(domain.Placed)).
+			Set("placed_at = ?", at.UTC()).
+			Set("placement_attempts = ?", j.Attempt).
+			Where("id = ?", id).Where("status = ?", string(domain.Pending)).
+			Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", id).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: complete order %s: %w", id, err)
+	}
+	return nil
+}
+
+// Retry makes the job due again at due and records cause as the order's
+// last error. It returns an error wrapping domain.ErrLeaseLost if the job
+// was claimed again or settled since j was claimed.
+func (d *DB) Retry(ctx context.Context, j ports.Job, due time.Time, cause string) error {
+	id := j.Order.ID.String()
+	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*jobRow)(nil)).
+			Set("due_at = ?", due.UTC()).
+			Set("lease_owner = NULL").
+			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
+			Exec(ctx)
+		if err := leaseHeld(res, err); err != nil {
+			return err
+		}
+		_, err = tx.NewUpdate().Model((*orderRow)(nil)).
+			Set("placement_attempts = ?", j.Attempt).
+			Set("last_error = ?", cause).
+			Where("id = ?", id).
+			Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: retry order %s: %w", id, err)
+	}
+	return nil
+}
+
+// Reject marks the job's order rejected with cause and deletes the job. It
+// returns an error wrapping domain.ErrLeaseLost if the job was claimed again
+// or settled since j was claimed.
+func (d *DB) Reject(ctx context.Context, j ports.Job, cause string) error {
+	id := j.Order.ID.String()
+	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*jobRow)(nil)).
+			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
+			Exec(ctx)
+		if err := leaseHeld(res, err); err != nil {
+			return err
+		}
+		_, err = tx.NewUpdate().Model((*orderRow)(nil)).
+			Set("status = ?", string(domain.Rejected)).
+			Set("placement_attempts = ?", j.Attempt).
+			Set("last_error = ?", cause).
+			Where("id = ?", id).Where("status = ?", string(domain.Pending)).
+			Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: reject order %s: %w", id, err)
+	}
+	return nil
+}
+
+// leaseHeld turns a fenced write that matched no row into ErrLeaseLost.
+func leaseHeld(res interface{ RowsAffected() (int64, error) }, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return domain.ErrLeaseLost
+	}
+	return nil
+}

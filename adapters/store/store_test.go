@@ -1,0 +1,480 @@
+package store_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/ordergate/ordergate/adapters/store"
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// postgresDSN is the server the PostgreSQL suite runs against, if any.
+var postgresDSN = os.Getenv("ORDERGATE_TEST_POSTGRES_DSN")
+
+// MustOpenSQLite opens and migrates a fresh SQLite database in a temporary
+// directory.
+func MustOpenSQLite(tb testing.TB) *store.DB {
+	tb.Helper()
+	return mustOpen(tb, filepath.Join(tb.TempDir(), "ordergate.db"))
+}
+
+// MustOpenPostgres opens and migrates a fresh schema of its own in the test
+// PostgreSQL database, dropped when the test ends, so tests and concurrent
+// runs never see each other's rows. It skips without ORDERGATE_TEST_POSTGRES_DSN.
+func MustOpenPostgres(tb testing.TB) *store.DB {
+	tb.Helper()
+	return mustOpen(tb, freshSchemaDSN(tb))
+}
+
+func freshSchemaDSN(tb testing.TB) string {
+	tb.Helper()
+	if postgresDSN == "" {
+		tb.Skip("ORDERGATE_TEST_POSTGRES_DSN is not set")
+	}
+	admin, err := sql.Open("pgx", postgresDSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "ordergate_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		admin, err := sql.Open("pgx", postgresDSN)
+		if err != nil {
+			tb.Error(err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			tb.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(postgresDSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func mustOpen(tb testing.TB, dsn string) *store.DB {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func TestSQLite(t *testing.T)   { runContractSuite(t, MustOpenSQLite) }
+func TestPostgres(t *testing.T) { runContractSuite(t, MustOpenPostgres) }
+
+var (
+	t0  = time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC)
+	ctx = context.Background()
+)
+
+// newOrder returns a valid pending order created at at.
+func newOrder(t testing.TB, at time.Time, limit bool) domain.Order {
+	t.Helper()
+	spec := domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 10}
+	if limit {
+		p := domain.PriceFromCents(12345)
+		spec = domain.Spec{Type: domain.Limit, Side: domain.Sell, Instrument: "DE000BASF111", LimitPrice: &p, Quantity: 7}
+	}
+	o, err := domain.New(domain.NewID(at), at, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func mustCreate(t testing.TB, db *store.DB, o domain.Order) {
+	t.Helper()
+	if err := db.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func count(t *testing.T, db *store.DB, table string) int {
+	t.Helper()
+	n, err := db.Bun().NewSelect().Table(table).Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+func mustClaim(t *testing.T, db *store.DB, now time.Time, limit int) []ports.Job {
+	t.Helper()
+	jobs, err := db.Claim(ctx, ports.Claim{Owner: "test", Now: now, Lease: 30 * time.Second, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+// runContractSuite is what every store adapter must pass.
+func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
+	t.Run("create and read back every field", func(t *testing.T) {
+		db := open(t)
+		for _, limit := range []bool{false, true} {
+			want := newOrder(t, t0, limit)
+			mustCreate(t, db, want)
+			got, err := db.Order(ctx, want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+			if got.CreatedAt.Location() != time.UTC || got.CreatedAt.Nanosecond() != 123456000 {
+				t.Errorf("created_at = %v; want UTC with microseconds kept", got.CreatedAt)
+			}
+		}
+	})
+
+	t.Run("unknown order is not found", func(t *testing.T) {
+		db := open(t)
+		if _, err := db.Order(ctx, domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
+			t.Errorf("error = %v; want ErrNotFound", err)
+		}
+	})
+
+	t.Run("duplicate ID conflicts and changes nothing", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		dup := o
+		dup.Quantity = 99
+		if err := db.Create(ctx, dup); !errors.Is(err, domain.ErrConflict) {
+			t.Fatalf("error = %v; want ErrConflict", err)
+		}
+		got, _ := db.Order(ctx, o.ID)
+		if got.Quantity != 10 || count(t, db, "orders") != 1 || count(t, db, "placement_jobs") != 1 {
+			t.Errorf("after a duplicate: quantity %d, %d orders, %d jobs; want 10, 1, 1", got.Quantity, count(t, db, "orders"), count(t, db, "placement_jobs"))
+		}
+	})
+
+	t.Run("a failed transaction leaves neither row", func(t *testing.T) {
+		db := open(t)
+		// A unique index on a column every new job shares makes the job
+		// insert, the second statement of the transaction, fail once one job
+		// exists: the order insert before it has already succeeded.
+		if _, err := db.Bun().NewRaw("CREATE UNIQUE INDEX placement_jobs_fail ON placement_jobs (attempts)").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		o := newOrder(t, t0, false)
+		first := newOrder(t, t0, true)
+		mustCreate(t, db, first) // takes the one slot the unique index allows
+		err := db.Create(ctx, o)
+		if err == nil {
+			t.Fatal("Create succeeded; want the job insert to fail")
+		}
+		if _, err := db.Order(ctx, o.ID); !errors.Is(err, domain.ErrNotFound) {
+			t.Errorf("order row after a failed transaction: %v; want not found", err)
+		}
+		if n := count(t, db, "orders"); n != 1 {
+			t.Errorf("orders = %d; want 1 (only the first)", n)
+		}
+		if n := count(t, db, "placement_jobs"); n != 1 {
+			t.Errorf("placement_jobs = %d; want 1 (only the first)", n)
+		}
+	})
+
+	t.Run("list newest first with cursor, status and limit", func(t *testing.T) {
+		db := open(t)
+		var all []domain.Order
+		for i := range 7 {
+			o := newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), i%2 == 0)
+			mustCreate(t, db, o)
+			all = append(all, o)
+		}
+		// Place two so the status filter has something to separate.
+		jobs := mustClaim(t, db, t0.Add(time.Hour), 10)
+		for _, j := range jobs {
+			if j.Order.ID == all[1].ID || j.Order.ID == all[4].ID {
+				if err := db.Complete(ctx, j, t0.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ids := func(os []domain.Order) []domain.ID {
+			var out []domain.ID
+			for _, o := range os {
+				out = append(out, o.ID)
+			}
+			return out
+		}
+		tests := []struct {
+			name string
+			q    ports.ListQuery
+			want []domain.ID
+		}{
+			{"first page", ports.ListQuery{Limit: 3}, []domain.ID{all[6].ID, all[5].ID, all[4].ID}},
+			{"next page", ports.ListQuery{Limit: 3, Before: all[4].ID}, []domain.ID{all[3].ID, all[2].ID, all[1].ID}},
+			{"last page", ports.ListQuery{Limit: 3, Before: all[1].ID}, []domain.ID{all[0].ID}},
+			{"placed only", ports.ListQuery{Limit: 10, Status: domain.Placed}, []domain.ID{all[4].ID, all[1].ID}},
+			{"pending before a cursor", ports.ListQuery{Limit: 2, Status: domain.Pending, Before: all[5].ID}, []domain.ID{all[3].ID, all[2].ID}},
+			{"rejected: none", ports.ListQuery{Limit: 10, Status: domain.Rejected}, nil},
+		}
+		for _, tt := range tests {
+			got, err := db.List(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, ids(got)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+			}
+		}
+	})
+
+	t.Run("claim takes due jobs only, oldest first, up to the limit", func(t *testing.T) {
+		db := open(t)
+		var os []domain.Order
+		for i := range 5 {
+			o := newOrder(t, t0.Add(time.Duration(i)*time.Second), false)
+			mustCreate(t, db, o)
+			os = append(os, o)
+		}
+		if jobs := mustClaim(t, db, t0.Add(-time.Second), 10); len(jobs) != 0 {
+			t.Fatalf("claimed %d jobs before any was due", len(jobs))
+		}
+		jobs := mustClaim(t, db, t0.Add(2*time.Second), 2)
+		if len(jobs) != 2 {
+			t.Fatalf("claimed %d; want 2 (limit)", len(jobs))
+		}
+		got := []domain.ID{jobs[0].Order.ID, jobs[1].Order.ID}
+		sort.Slice(got, func(i, j int) bool { return got[i].String() < got[j].String() })
+		if got[0] != os[0].ID || got[1] != os[1].ID {
+			t.Errorf("claimed %v; want the two oldest %v, %v", got, os[0].ID, os[1].ID)
+		}
+		for _, j := range jobs {
+			if j.Attempt != 1 {
+				t.Errorf("attempt = %d; want 1", j.Attempt)
+			}
+			if diff := cmp.Diff(os[0].Quantity, j.Order.Quantity); diff != "" {
+				t.Errorf("claimed order differs: %s", diff)
+			}
+		}
+		// Only os[2] is still due at t0+2s.
+		if jobs := mustClaim(t, db, t0.Add(2*time.Second), 10); len(jobs) != 1 || jobs[0].Order.ID != os[2].ID {
+			t.Errorf("second claim = %d jobs; want only %s", len(jobs), os[2].ID)
+		}
+	})
+
+	t.Run("lease holds until it expires, then the job is claimable again", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		first := mustClaim(t, db, t0, 1) // lease until t0+30s
+		if len(first) != 1 {
+			t.Fatal("first claim got nothing")
+		}
+		if again := mustClaim(t, db, t0.Add(29*time.Second), 1); len(again) != 0 {
+			t.Fatalf("claimed a leased job before its lease ran out")
+		}
+		again := mustClaim(t, db, t0.Add(30*time.Second), 1)
+		if len(again) != 1 || again[0].Attempt != 2 {
+			t.Fatalf("after expiry claimed %+v; want the job as attempt 2", again)
+		}
+		// The first holder is fenced off.
+		if err := db.Retry(ctx, first[0], t0.Add(time.Minute), "late"); !errors.Is(err, domain.ErrLeaseLost) {
+			t.Errorf("stale Retry error = %v; want ErrLeaseLost", err)
+		}
+		if err := db.Reject(ctx, first[0], "late"); !errors.Is(err, domain.ErrLeaseLost) {
+			t.Errorf("stale Reject error = %v; want ErrLeaseLost", err)
+		}
+		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Pending || got.LastError != "" {
+			t.Errorf("stale settles changed the order: %+v", got)
+		}
+	})
+
+	t.Run("concurrent claimers never share a job", func(t *testing.T) {
+		db := open(t)
+		const jobs = 200
+		want := map[domain.ID]bool{}
+		for i := range jobs {
+			o := newOrder(t, t0.Add(time.Duration(i)*time.Microsecond), i%3 == 0)
+			mustCreate(t, db, o)
+			want[o.ID] = true
+		}
+		var mu sync.Mutex
+		seen := map[domain.ID]int{}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					got, err := db.Claim(ctx, ports.Claim{Owner: "w" + string(rune('0'+w)), Now: t0.Add(time.Hour), Lease: time.Hour, Limit: 7})
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, j := range got {
+						seen[j.Order.ID]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(seen) != jobs {
+			t.Errorf("claimed %d distinct jobs; want %d", len(seen), jobs)
+		}
+		for id, n := range seen {
+			if n != 1 || !want[id] {
+				t.Errorf("job %s claimed %d times (known: %v); want once", id, n, want[id])
+			}
+		}
+	})
+
+	t.Run("complete marks placed, deletes the job and is idempotent", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, true)
+		mustCreate(t, db, o)
+		j := mustClaim(t, db, t0, 1)[0]
+		at := t0.Add(1500 * time.Millisecond)
+		for range 2 {
+			if err := db.Complete(ctx, j, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := db.Order(ctx, o.ID)
+		if got.Status != domain.Placed || !got.PlacedAt.Equal(at) || got.PlacementAttempts != 1 {
+			t.Errorf("order = status %s, placed_at %v, attempts %d; want placed at %v after 1", got.Status, got.PlacedAt, got.PlacementAttempts, at)
+		}
+		if n := count(t, db, "placement_jobs"); n != 0 {
+			t.Errorf("placement_jobs = %d after completion; want 0", n)
+		}
+		if jobs := mustClaim(t, db, t0.Add(time.Hour), 10); len(jobs) != 0 {
+			t.Errorf("a completed job was claimed again")
+		}
+	})
+
+	t.Run("retry reschedules and records the error", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		j := mustClaim(t, db, t0, 1)[0]
+		due := t0.Add(5 * time.Second)
+		if err := db.Retry(ctx, j, due, "Connection not available"); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := db.Order(ctx, o.ID)
+		if got.Status != domain.Pending || got.PlacementAttempts != 1 || got.LastError != "Connection not available" {
+			t.Errorf("order after retry = %+v", got)
+		}
+		if jobs := mustClaim(t, db, due.Add(-time.Millisecond), 1); len(jobs) != 0 {
+			t.Errorf("claimed before the retry was due")
+		}
+		jobs := mustClaim(t, db, due, 1)
+		if len(jobs) != 1 || jobs[0].Attempt != 2 || jobs[0].Order.LastError != "Connection not available" {
+			t.Errorf("claim at due = %+v; want attempt 2 carrying the last error", jobs)
+		}
+	})
+
+	t.Run("reject marks rejected and deletes the job", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		j := mustClaim(t, db, t0, 1)[0]
+		if err := db.Reject(ctx, j, "unknown instrument"); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := db.Order(ctx, o.ID)
+		if got.Status != domain.Rejected || got.LastError != "unknown instrument" || got.PlacementAttempts != 1 {
+			t.Errorf("order after reject = %+v", got)
+		}
+		if n := count(t, db, "placement_jobs"); n != 0 {
+			t.Errorf("placement_jobs = %d after rejection; want 0", n)
+		}
+		if err := db.Reject(ctx, j, "again"); !errors.Is(err, domain.ErrLeaseLost) {
+			t.Errorf("second Reject error = %v; want ErrLeaseLost", err)
+		}
+	})
+
+	t.Run("migrate is idempotent", func(t *testing.T) {
+		db := open(t)
+		mustCreate(t, db, newOrder(t, t0, false))
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, "orders"); n != 1 {
+			t.Errorf("orders after a second migrate = %d; want 1", n)
+		}
+	})
+}
+
+func TestPostgresConcurrentMigrations(t *testing.T) {
+	dsn := freshSchemaDSN(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := store.Open(ctx, dsn)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent migrate: %v", err)
+		}
+	}
+}
+
+func TestOpenFailsClearly(t *testing.T) {
+	_, err := store.Open(ctx, "postgres://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+	if err == nil {
+		t.Fatal("Open succeeded against a closed port")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:1") || strings.Contains(msg, "secret") {
+		t.Errorf("error = %q; want it to name the server and hide the password", msg)
+	}
+}
+
