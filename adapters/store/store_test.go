@@ -477,4 +477,3 @@ func TestOpenFailsClearly(t *testing.T) {
 		t.Errorf("error = %q; want it to name the server and hide the password", msg)
 	}
 }
-
