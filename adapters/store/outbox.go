@@ -57,7 +57,7 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 			ids[i] = g.OrderID
 		}
 		var rows []orderRow
-		if err := tx.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 			return err
 		}
 		byID := make(map[string]*orderRow, len(rows))

@@ -1,0 +1,416 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2/humatest"
+
+	"github.com/ordergate/ordergate/adapters/httpapi"
+	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+	"github.com/ordergate/ordergate/ports/mocks"
+)
+
+// memOrders backs an OrdersMock with a map, newest first on List.
+func memOrders() *mocks.OrdersMock {
+	var mu sync.Mutex
+	var all []domain.Order
+	return &mocks.OrdersMock{
+		CreateFunc: func(ctx context.Context, o domain.Order) error {
+			mu.Lock()
+			defer mu.Unlock()
+			all = append(all, o)
+			return nil
+		},
+		OrderFunc: func(ctx context.Context, id domain.ID) (domain.Order, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range all {
+				if o.ID == id {
+					return o, nil
+				}
+			}
+			return domain.Order{}, domain.ErrNotFound
+		},
+		ListFunc: func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var out []domain.Order
+			for i := len(all) - 1; i >= 0 && len(out) < q.Limit; i-- {
+				o := all[i]
+				if (!q.Before.IsZero() && o.ID.String() >= q.Before.String()) || (q.Status != "" && o.Status != q.Status) {
+					continue
+				}
+				out = append(out, o)
+			}
+			return out, nil
+		},
+	}
+}
+
+type clock struct{}
+
+func (clock) Now() time.Time { return time.Now() }
+
+type pinger struct{ err error }
+
+func (p pinger) Ping(context.Context) error { return p.err }
+
+// fixture is an API over a real app.Service and a mock store.
+type fixture struct {
+	store *mocks.OrdersMock
+	api   humatest.TestAPI
+	h     http.Handler
+	logs  *bytes.Buffer
+}
+
+func newFixture(t *testing.T, store *mocks.OrdersMock, db httpapi.Pinger) *fixture {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	svc := app.NewService(store, clock{}, nil)
+	mux := http.NewServeMux()
+	api := httpapi.NewAPI(mux)
+	httpapi.Register(api, svc, db, log)
+	return &fixture{store: store, api: humatest.Wrap(t, api), h: httpapi.Recover(mux, log), logs: logs}
+}
+
+const jsonCT = "Content-Type: application/json"
+
+func TestPlaceOrderAccepts(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		wantPrice string // the limit_price JSON as written back
+		wantType  string
+	}{
+		{"limit order", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":123.45,"quantity":10}`, `123.45`, "limit"},
+		{"trailing zero kept", `{"type":"limit","side":"sell","instrument":"DE000BASF111","limit_price":12.30,"quantity":1}`, `12.30`, "limit"},
+		{"cents exact", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":0.07,"quantity":1}`, `0.07`, "limit"},
+		{"large price exact", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":1234567.89,"quantity":1}`, `1234567.89`, "limit"},
+		{"insignificant third decimal", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":1.230,"quantity":1}`, `1.23`, "limit"},
+		{"exponent form", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":1.5e2,"quantity":1}`, `150.00`, "limit"},
+		{"market without price", `{"type":"market","side":"sell","instrument":"GB0002634946","quantity":5}`, `null`, "market"},
+		{"market with null price", `{"type":"market","side":"buy","instrument":"US0378331005","limit_price":null,"quantity":5}`, `null`, "market"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, memOrders(), pinger{})
+			resp := f.api.Post("/orders", jsonCT, strings.NewReader(tt.body))
+			if resp.Code != http.StatusCreated {
+				t.Fatalf("status = %d %s; want 201", resp.Code, resp.Body)
+			}
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal(resp.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if p := string(got["limit_price"]); p != tt.wantPrice {
+				t.Errorf("limit_price = %s; want %s", p, tt.wantPrice)
+			}
+			var id, status, typ string
+			_ = json.Unmarshal(got["id"], &id)
+			_ = json.Unmarshal(got["status"], &status)
+			_ = json.Unmarshal(got["type"], &typ)
+			if loc := resp.Header().Get("Location"); loc != "/orders/"+id || id == "" {
+				t.Errorf("Location = %q for id %q", loc, id)
+			}
+			if status != "pending" || typ != tt.wantType {
+				t.Errorf("status %q type %q; want pending %q", status, typ, tt.wantType)
+			}
+			if ct := resp.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if _, ok := got["$schema"]; ok {
+				t.Error("body carries a $schema field")
+			}
+			if n := len(f.store.CreateCalls()); n != 1 {
+				t.Errorf("Create calls = %d; want 1", n)
+			}
+		})
+	}
+}
+
+func TestPlaceOrderRejectsBadInput(t *testing.T) {
+	const ok = `"type":"limit","side":"buy","instrument":"US0378331005","limit_price":1.5,"quantity":1`
+	tests := []struct {
+		name       string
+		body       string
+		header     string
+		wantStatus int
+		wantLoc    string // a location the problem must name; "" for none
+	}{
+		{"bad type", `{"type":"stop","side":"buy","instrument":"US0378331005","quantity":1}`, jsonCT, 422, "body.type"},
+		{"bad side", `{"type":"market","side":"short","instrument":"US0378331005","quantity":1}`, jsonCT, 422, "body.side"},
+		{"ISIN too short", `{"type":"market","side":"buy","instrument":"US037833100","quantity":1}`, jsonCT, 422, "body.instrument"},
+		{"ISIN lower case", `{"type":"market","side":"buy","instrument":"us0378331005","quantity":1}`, jsonCT, 422, "body.instrument"},
+		{"ISIN check digit", `{"type":"market","side":"buy","instrument":"US0378331006","quantity":1}`, jsonCT, 422, "body.instrument"},
+		{"limit without price", `{"type":"limit","side":"buy","instrument":"US0378331005","quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"limit with null price", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":null,"quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"market with price", `{"type":"market","side":"buy","instrument":"US0378331005","limit_price":10,"quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"zero price", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":0,"quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"negative price", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":-1.5,"quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"three decimals", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":1.234,"quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"price as string", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":"1.5","quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"price too large", `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":1000000000,"quantity":1}`, jsonCT, 422, "body.limit_price"},
+		{"quantity zero", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":0}`, jsonCT, 422, "body.quantity"},
+		{"quantity 1.0", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1.0}`, jsonCT, 422, "body.quantity"},
+		{"quantity 1e2", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1e2}`, jsonCT, 422, "body.quantity"},
+		{"quantity fraction", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1.5}`, jsonCT, 422, "body.quantity"},
+		{"quantity as string", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":"1"}`, jsonCT, 422, "body.quantity"},
+		{"quantity huge", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":100000000000000000000}`, jsonCT, 422, "body.quantity"},
+		{"missing quantity", `{"type":"market","side":"buy","instrument":"US0378331005"}`, jsonCT, 422, "body.quantity"},
+		{"unknown field", `{` + ok + `,"account":"x"}`, jsonCT, 422, "body.account"},
+		{"array body", `[]`, jsonCT, 422, ""},
+		{"malformed JSON", `{"type":"market",`, jsonCT, 400, ""},
+		{"empty body", ``, jsonCT, 400, ""},
+		{"wrong content type", `{` + ok + `}`, "Content-Type: text/plain", 415, ""},
+		{"body over 64 KiB", `{` + ok + `}` + strings.Repeat(" ", 64<<10), jsonCT, 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, memOrders(), pinger{})
+			resp := f.api.Post("/orders", tt.header, strings.NewReader(tt.body))
+			if resp.Code != tt.wantStatus {
+				t.Fatalf("status = %d %s; want %d", resp.Code, resp.Body, tt.wantStatus)
+			}
+			if ct := resp.Header().Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q; want application/problem+json", ct)
+			}
+			var p struct {
+				Status int `json:"status"`
+				Errors []struct {
+					Location string `json:"location"`
+					Message  string `json:"message"`
+				} `json:"errors"`
+			}
+			if err := json.Unmarshal(resp.Body.Bytes(), &p); err != nil {
+				t.Fatalf("body is not a problem document: %v: %s", err, resp.Body)
+			}
+			if p.Status != tt.wantStatus {
+				t.Errorf("problem status = %d; want %d", p.Status, tt.wantStatus)
+			}
+			if tt.wantLoc != "" {
+				// The field is named by the location, or, for a missing
+				// field, by the message at location "body".
+				field := strings.TrimPrefix(tt.wantLoc, "body.")
+				named := false
+				for _, e := range p.Errors {
+					named = named || e.Location == tt.wantLoc || (e.Location == "body" && strings.Contains(e.Message, field))
+				}
+				if !named {
+					t.Errorf("problem %s does not name %s", resp.Body, tt.wantLoc)
+				}
+			}
+			if n := len(f.store.CreateCalls()); n != 0 {
+				t.Errorf("Create calls = %d; want nothing stored", n)
+			}
+		})
+	}
+}
+
+func TestPlaceOrderReportsEveryProblemAtOnce(t *testing.T) {
+	f := newFixture(t, memOrders(), pinger{})
+	resp := f.api.Post("/orders", jsonCT, strings.NewReader(`{"type":"limit","side":"buy","instrument":"US0378331006","quantity":1.0}`))
+	if resp.Code != 422 {
+		t.Fatalf("status = %d", resp.Code)
+	}
+	for _, loc := range []string{"body.quantity", "body.instrument", "body.limit_price"} {
+		if !strings.Contains(resp.Body.String(), `"location":"`+loc+`"`) {
+			t.Errorf("problem %s does not name %s", resp.Body, loc)
+		}
+	}
+}
+
+func TestInternalErrorsAnswerTheContractBody(t *testing.T) {
+	const want = `{"message":"Internal server error while placing the order"}`
+	cause := "pq: disk full on /var/lib/secret"
+	store := memOrders()
+	store.CreateFunc = func(ctx context.Context, o domain.Order) error { return errors.New(cause) }
+	store.OrderFunc = func(ctx context.Context, id domain.ID) (domain.Order, error) {
+		return domain.Order{}, errors.New(cause)
+	}
+	store.ListFunc = func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) { return nil, errors.New(cause) }
+	f := newFixture(t, store, pinger{})
+
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/orders", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`},
+		{"GET", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
+		{"GET", "/orders", ""},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			f.logs.Reset()
+			resp := f.api.Do(r.method, r.path, jsonCT, strings.NewReader(r.body))
+			if resp.Code != 500 {
+				t.Fatalf("status = %d; want 500", resp.Code)
+			}
+			if got := strings.TrimSpace(resp.Body.String()); got != want {
+				t.Errorf("body = %s; want %s", got, want)
+			}
+			if ct := resp.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q; want application/json", ct)
+			}
+			if !strings.Contains(f.logs.String(), cause) {
+				t.Errorf("log %q does not carry the cause", f.logs.String())
+			}
+		})
+	}
+}
+
+func TestPanicAnswersTheContractBody(t *testing.T) {
+	store := memOrders()
+	store.CreateFunc = func(ctx context.Context, o domain.Order) error { panic("nil map in the store") }
+	f := newFixture(t, store, pinger{})
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 500 || string(body) != `{"message":"Internal server error while placing the order"}` {
+		t.Errorf("answer = %d %s; want the contract's 500", resp.StatusCode, body)
+	}
+	if !strings.Contains(f.logs.String(), "nil map in the store") {
+		t.Errorf("panic not logged: %s", f.logs.String())
+	}
+}
+
+func TestGetOrder(t *testing.T) {
+	f := newFixture(t, memOrders(), pinger{})
+	created := f.api.Post("/orders", jsonCT, strings.NewReader(`{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":99.9,"quantity":3}`))
+	var o httpapi.Order
+	if err := json.Unmarshal(created.Body.Bytes(), &o); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/orders/" + o.ID, 200},
+		{"/orders/" + strings.ToUpper(o.ID), 200},
+		{"/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", 404},
+		{"/orders/not-a-uuid", 422},
+	}
+	for _, tt := range tests {
+		resp := f.api.Get(tt.path)
+		if resp.Code != tt.want {
+			t.Errorf("GET %s = %d; want %d", tt.path, resp.Code, tt.want)
+		}
+		if tt.want == 200 && !bytes.Contains(resp.Body.Bytes(), []byte(`"limit_price":99.90`)) {
+			t.Errorf("GET %s body %s; want limit_price 99.90", tt.path, resp.Body)
+		}
+		if tt.want == 422 && !strings.Contains(resp.Body.String(), "path.id") {
+			t.Errorf("422 does not name path.id: %s", resp.Body)
+		}
+	}
+}
+
+func TestListOrdersPagesThroughARealServer(t *testing.T) {
+	f := newFixture(t, memOrders(), pinger{})
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	var created []string
+	for i := range 5 {
+		resp, err := http.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":`+string(rune('1'+i))+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o httpapi.Order
+		_ = json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		created = append(created, o.ID)
+	}
+	var seen []string
+	url := srv.URL + "/orders?limit=2"
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Orders     []httpapi.Order `json:"orders"`
+			NextCursor *string         `json:"next_cursor"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d, %v", url, resp.StatusCode, err)
+		}
+		for _, o := range page.Orders {
+			seen = append(seen, o.ID)
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		url = srv.URL + "/orders?limit=2&cursor=" + *page.NextCursor
+	}
+	want := []string{created[4], created[3], created[2], created[1], created[0]}
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Errorf("pages gave %v; want newest first %v", seen, want)
+	}
+
+	for _, q := range []string{"limit=0", "limit=501", "status=cancelled", "cursor=bm9wZQ", "cursor=!!!"} {
+		resp, err := http.Get(srv.URL + "/orders?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 422 && resp.StatusCode != 400 {
+			t.Errorf("GET /orders?%s = %d; want a 4xx", q, resp.StatusCode)
+		}
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	up := newFixture(t, memOrders(), pinger{})
+	if r := up.api.Get("/healthz"); r.Code != 200 || !strings.Contains(r.Body.String(), `"ok"`) {
+		t.Errorf("healthz = %d %s", r.Code, r.Body)
+	}
+	if r := up.api.Get("/readyz"); r.Code != 200 {
+		t.Errorf("readyz with the database up = %d", r.Code)
+	}
+	down := newFixture(t, memOrders(), pinger{err: errors.New("connection refused")})
+	if r := down.api.Get("/readyz"); r.Code != 503 {
+		t.Errorf("readyz with the database down = %d; want 503", r.Code)
+	}
+	if r := down.api.Get("/healthz"); r.Code != 200 {
+		t.Errorf("healthz with the database down = %d; want 200", r.Code)
+	}
+}
+
+func TestServedOpenAPIMatchesOpenAPI(t *testing.T) {
+	want, err := httpapi.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, memOrders(), pinger{})
+	resp := f.api.Get("/openapi.yaml")
+	if resp.Code != 200 || !bytes.Equal(resp.Body.Bytes(), want) {
+		t.Errorf("served /openapi.yaml (%d, %d bytes) differs from OpenAPI() (%d bytes)", resp.Code, resp.Body.Len(), len(want))
+	}
+	doc := string(want)
+	if strings.Contains(doc, "$schema") {
+		t.Error("document mentions $schema")
+	}
+	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
+		if !strings.Contains(doc, s) {
+			t.Errorf("document lacks %q", s)
+		}
+	}
+}

@@ -1,0 +1,6 @@
+// Package httpapi is ordergate's HTTP adapter, on Huma v2 and net/http. It
+// lists every operation in Register, maps domain errors to status codes in
+// one place (problem), answers RFC 9457 problem documents for bad input and
+// the contract's fixed JSON body for internal errors, and produces the
+// OpenAPI document (OpenAPI).
+package httpapi

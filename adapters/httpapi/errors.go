@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/ordergate/ordergate/domain"
+)
+
+// InternalMessage is the contract's one message for every internal error.
+const InternalMessage = "Internal server error while placing the order"
+
+// InternalError is the contract's 500 body. It never carries the cause:
+// that goes to the log.
+type InternalError struct {
+	Message string `json:"message" doc:"Always the same message; the cause is logged server-side." example:"Internal server error while placing the order"`
+}
+
+// Error implements error.
+func (e *InternalError) Error() string { return e.Message }
+
+// GetStatus implements huma.StatusError.
+func (e *InternalError) GetStatus() int { return http.StatusInternalServerError }
+
+// ContentType makes the 500 body plain JSON rather than a problem document,
+// as the contract requires.
+func (e *InternalError) ContentType(string) string { return "application/json" }
+
+func internalError() *InternalError { return &InternalError{Message: InternalMessage} }
+
+// overrideNewError makes every 500 Huma writes, including its own (a body
+// that cannot be read, say), the contract's body. Huma's NewError is a
+// package variable, so this is process-wide; 4xx and other 5xx keep Huma's
+// problem documents.
+var overrideNewError = sync.OnceFunc(func() {
+	problem := huma.NewError
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		if status == http.StatusInternalServerError {
+			return internalError()
+		}
+		return problem(status, msg, errs...)
+	}
+})
+
+// problem is the one table from errors to HTTP status codes. loc prefixes
+// the field of a validation error: "body", "query" or "path".
+func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) error {
+	var ves domain.ValidationErrors
+	var ve *domain.ValidationError
+	switch {
+	case errors.As(err, &ves):
+		details := make([]error, len(ves))
+		for i, v := range ves {
+			details[i] = &huma.ErrorDetail{Location: loc + "." + v.Field, Message: v.Reason}
+		}
+		return huma.Error422UnprocessableEntity("validation failed", details...)
+	case errors.As(err, &ve):
+		return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: loc + "." + ve.Field, Message: ve.Reason})
+	case errors.Is(err, domain.ErrNotFound):
+		return huma.Error404NotFound("order not found")
+	case errors.Is(err, domain.ErrConflict):
+		return huma.Error409Conflict("conflict with the stored state")
+	default:
+		log.ErrorContext(ctx, "request failed", "operation", op, "err", err)
+		return internalError()
+	}
+}

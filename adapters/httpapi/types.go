@@ -1,0 +1,222 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/ordergate/ordergate/domain"
+)
+
+// Number is a JSON number kept as the text the client sent, so that a price
+// is read exactly by domain.ParsePrice instead of through float64.
+type Number struct {
+	text string
+	null bool
+}
+
+// UnmarshalJSON keeps the raw number text; Huma's schema validation has
+// already checked that it is a JSON number or null.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*n = Number{null: true}
+		return nil
+	}
+	*n = Number{text: string(b)}
+	return nil
+}
+
+// Integer is a JSON number that must be written as a plain integer: Huma
+// accepts 1.0 and 1e2 for an integer schema, ordergate does not.
+type Integer struct {
+	text string
+}
+
+// UnmarshalJSON keeps the raw number text.
+func (n *Integer) UnmarshalJSON(b []byte) error {
+	n.text = string(bytes.TrimSpace(b))
+	return nil
+}
+
+// Int64 returns the value if the client wrote a plain integer that fits.
+func (n Integer) Int64() (int64, bool) {
+	s := n.text
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(s[i]-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// Money writes a domain.Price as a JSON number with two decimals (12.30),
+// never through float64.
+type Money domain.Price
+
+// MarshalJSON implements json.Marshaler.
+func (m Money) MarshalJSON() ([]byte, error) { return domain.Price(m).AppendText(nil), nil }
+
+// UnmarshalJSON implements json.Unmarshaler, exactly, for clients built on
+// this package's types.
+func (m *Money) UnmarshalJSON(b []byte) error {
+	p, err := domain.ParsePrice(string(bytes.TrimSpace(b)))
+	*m = Money(p)
+	return err
+}
+
+// Timestamp writes a time in UTC as RFC 3339 with exactly six fractional
+// digits, the precision ordergate stores.
+type Timestamp time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 29)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler, for clients built on this
+// package's types.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	if len(b) < 2 || b[0] != '"' {
+		return errors.New("timestamp must be a JSON string")
+	}
+	v, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1]))
+	*t = Timestamp(v)
+	return err
+}
+
+func float(v float64) *float64 { return &v }
+
+// Schema implements huma.SchemaProvider: a number, or null when absent.
+func (Number) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type:             huma.TypeNumber,
+		Nullable:         true,
+		ExclusiveMinimum: float(0),
+		Maximum:          float(999999999.99),
+		Description:      "Limit price, exact, with at most 2 decimal places. Required for limit orders; absent or null for market orders. Read as a decimal from the JSON text, never through binary floating point.",
+		Examples:         []any{123.45},
+	}
+}
+
+// Schema implements huma.SchemaProvider.
+func (Integer) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type:        huma.TypeInteger,
+		Minimum:     float(1),
+		Maximum:     float(domain.MaxQuantity),
+		Description: "Number of shares, a whole number written without a fraction or exponent (10, not 10.0 or 1e1).",
+		Examples:    []any{10},
+	}
+}
+
+// Schema implements huma.SchemaProvider.
+func (Money) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type:        huma.TypeNumber,
+		Nullable:    true,
+		Description: "Limit price with two decimal places, exactly as accepted; null for market orders.",
+		Examples:    []any{123.45},
+	}
+}
+
+// Schema implements huma.SchemaProvider.
+func (Timestamp) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type:        huma.TypeString,
+		Format:      "date-time",
+		Description: "RFC 3339 timestamp in UTC with microseconds.",
+		Examples:    []any{"2026-11-24T10:15:30.123456Z"},
+	}
+}
+
+var (
+	_ huma.SchemaProvider = Number{}
+	_ huma.SchemaProvider = Integer{}
+	_ huma.SchemaProvider = Money(0)
+	_ huma.SchemaProvider = Timestamp{}
+)
+
+// OrderRequest is the body of POST /orders.
+type OrderRequest struct {
+	Type       string  `json:"type" enum:"market,limit" doc:"Order type: market executes at the best available price, limit at limit_price or better." example:"limit"`
+	Side       string  `json:"side" enum:"buy,sell" doc:"Whether to buy or sell the instrument." example:"buy"`
+	Instrument string  `json:"instrument" minLength:"12" maxLength:"12" pattern:"^[A-Z]{2}[A-Z0-9]{9}[0-9]$" doc:"ISIN (ISO 6166) of the instrument: 2 upper-case letters, 9 upper-case letters or digits and a correct check digit." example:"US0378331005"`
+	LimitPrice *Number `json:"limit_price,omitempty" nullable:"true"`
+	Quantity   Integer `json:"quantity"`
+}
+
+// Order is an order as the API returns it.
+type Order struct {
+	ID                string     `json:"id" format:"uuid" doc:"Order ID, a UUIDv7: IDs sort in creation order." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
+	CreatedAt         Timestamp  `json:"created_at" doc:"When the order was accepted, RFC 3339 in UTC." example:"2026-11-24T10:15:30.123456Z"`
+	Type              string     `json:"type" enum:"market,limit" doc:"Order type." example:"limit"`
+	Side              string     `json:"side" enum:"buy,sell" doc:"Order side." example:"buy"`
+	Instrument        string     `json:"instrument" doc:"ISIN of the instrument." example:"US0378331005"`
+	LimitPrice        *Money     `json:"limit_price" doc:"Limit price; null for market orders." example:"123.45"`
+	Quantity          int64      `json:"quantity" doc:"Number of shares." example:"10"`
+	Status            string     `json:"status" enum:"pending,placed,rejected" doc:"pending: stored, placement guaranteed and under way; placed: acknowledged by the exchange; rejected: refused by the exchange for good." example:"pending"`
+	PlacementAttempts int        `json:"placement_attempts" doc:"Exchange calls settled so far." example:"0"`
+	PlacedAt          *Timestamp `json:"placed_at" nullable:"true" doc:"When the exchange acknowledged the order; null until then." example:"2026-11-24T10:15:30.654321Z"`
+	LastError         *string    `json:"last_error" nullable:"true" doc:"The last transient exchange error, or the rejection reason; null if none. For operators." example:"Failed to place order at stock exchange. Connection not available"`
+}
+
+func toOrder(o domain.Order) Order {
+	out := Order{
+		ID:                o.ID.String(),
+		CreatedAt:         Timestamp(o.CreatedAt),
+		Type:              string(o.Type),
+		Side:              string(o.Side),
+		Instrument:        string(o.Instrument),
+		Quantity:          o.Quantity,
+		Status:            string(o.Status),
+		PlacementAttempts: o.PlacementAttempts,
+	}
+	if o.LimitPrice != nil {
+		m := Money(*o.LimitPrice)
+		out.LimitPrice = &m
+	}
+	if !o.PlacedAt.IsZero() {
+		t := Timestamp(o.PlacedAt)
+		out.PlacedAt = &t
+	}
+	if o.LastError != "" {
+		s := o.LastError
+		out.LastError = &s
+	}
+	return out
+}
+
+// OrderList is one page of orders.
+type OrderList struct {
+	Orders     []Order `json:"orders" doc:"Orders, newest first." nullable:"false"`
+	NextCursor *string `json:"next_cursor" nullable:"true" doc:"Pass as cursor to get the next page; null on the last page." example:"djE6MDE5M2E1YzItN2QxZS03YzNhLTliMmYtMWY2ZjBlMmE4YzEx"`
+}
+
+// Status is the body of the health endpoints.
+type Status struct {
+	Status string `json:"status" doc:"ok when healthy." example:"ok"`
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }

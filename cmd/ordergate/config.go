@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ordergate/ordergate/app"
+)
+
+// Roles an instance can take.
+const (
+	roleAll        = "all"
+	roleAPI        = "api"
+	roleDispatcher = "dispatcher"
+)
+
+// config is everything the flags and environment set.
+type config struct {
+	Addr                string
+	DB                  string
+	Exchange            string
+	SimFailureRate      float64
+	SimLatency          time.Duration
+	DispatchConcurrency int
+	Role                string
+	LogLevel            slog.Level
+	Lease               time.Duration
+	RetryBase           time.Duration
+	RetryMax            time.Duration
+	ShutdownGrace       time.Duration
+}
+
+// envPrefix turns a flag name into its environment variable:
+// --sim-failure-rate is ORDERGATE_SIM_FAILURE_RATE.
+func envName(flagName string) string {
+	return "ORDERGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads the environment, then the command-line flags, which win.
+// Errors name the flag or variable at fault in one line.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{LogLevel: slog.LevelInfo}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
+	fs.StringVar(&c.DB, "db", "ordergate.db", "SQLite file, or a postgres:// or postgresql:// URL")
+	fs.StringVar(&c.Exchange, "exchange", "sim", "exchange adapter: sim (the in-process simulator)")
+	fs.Float64Var(&c.SimFailureRate, "sim-failure-rate", 0.1, "share of simulator calls that fail at once (0..1)")
+	fs.DurationVar(&c.SimLatency, "sim-latency", 500*time.Millisecond, "how long a successful simulator call takes")
+	fs.IntVar(&c.DispatchConcurrency, "dispatch-concurrency", app.DefaultConcurrency, "most exchange calls in flight at once")
+	fs.StringVar(&c.Role, "role", roleAll, "what this instance runs: api, dispatcher or all")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.DurationVar(&c.Lease, "lease", app.DefaultLease, "how long a claimed placement job stays reserved; bounds crash recovery")
+	fs.DurationVar(&c.RetryBase, "retry-base", app.DefaultRetryBase, "backoff ceiling after the first failed placement")
+	fs.DurationVar(&c.RetryMax, "retry-max", app.DefaultRetryMax, "largest backoff between placement attempts")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", app.DefaultShutdownGrace, "how long in-flight requests and exchange calls may finish on shutdown")
+
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if v := getenv(env); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("invalid value %q for %s: %v", v, env, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return c, errs[0]
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("--addr must not be empty")
+	case c.DB == "":
+		return errors.New("--db must not be empty")
+	case c.Exchange != "sim":
+		return fmt.Errorf("--exchange %q is not supported: use sim", c.Exchange)
+	case c.SimFailureRate < 0 || c.SimFailureRate > 1:
+		return fmt.Errorf("--sim-failure-rate %v must be between 0 and 1", c.SimFailureRate)
+	case c.SimLatency < 0:
+		return fmt.Errorf("--sim-latency %s must not be negative", c.SimLatency)
+	case c.DispatchConcurrency < 1:
+		return fmt.Errorf("--dispatch-concurrency %d must be at least 1", c.DispatchConcurrency)
+	case c.Role != roleAll && c.Role != roleAPI && c.Role != roleDispatcher:
+		return fmt.Errorf("--role %q must be api, dispatcher or all", c.Role)
+	case c.Lease <= app.DefaultCallTimeout:
+		return fmt.Errorf("--lease %s must exceed the exchange call timeout %s", c.Lease, app.DefaultCallTimeout)
+	case c.RetryBase <= 0:
+		return fmt.Errorf("--retry-base %s must be positive", c.RetryBase)
+	case c.RetryMax < c.RetryBase:
+		return fmt.Errorf("--retry-max %s must be at least --retry-base %s", c.RetryMax, c.RetryBase)
+	case c.ShutdownGrace < 0:
+		return fmt.Errorf("--shutdown-grace %s must not be negative", c.ShutdownGrace)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/ordergate/ordergate/adapters/exchange"
+	"github.com/ordergate/ordergate/adapters/httpapi"
+	"github.com/ordergate/ordergate/adapters/store"
+	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// newApp composes the service from its modules. Extra options let tests
+// replace or decorate any part (fx.Replace, fx.Decorate).
+func newApp(c config, log *slog.Logger, extra ...fx.Option) *fx.App {
+	opts := []fx.Option{
+		fx.WithLogger(func() fxevent.Logger {
+			l := &fxevent.SlogLogger{Logger: log}
+			l.UseLogLevel(slog.LevelDebug)
+			// run reports a failed start-up in one line; fx's own account is detail.
+			l.UseErrorLevel(slog.LevelDebug)
+			return l
+		}),
+		// Stopping waits for the HTTP server and then the dispatcher, each
+		// allowed the grace period, plus time to record outcomes.
+		fx.StopTimeout(2*c.ShutdownGrace + 15*time.Second),
+		fx.Supply(c, log),
+		storeModule,
+		exchangeModule,
+		serviceModule,
+	}
+	if c.Role != roleAPI {
+		opts = append(opts, dispatcherModule)
+	} else {
+		opts = append(opts, fx.Supply(waker(nil)))
+	}
+	if c.Role != roleDispatcher {
+		opts = append(opts, httpModule)
+	} else {
+		opts = append(opts, opsHTTPModule)
+	}
+	return fx.New(append(opts, extra...)...)
+}
+
+// systemClock is the real clock.
+type systemClock struct{}
+
+// Now returns the current time.
+func (systemClock) Now() time.Time { return time.Now() }
+
+// waker is called after each committed order; nil when this instance runs
+// no dispatcher (the dispatcher elsewhere finds the order by polling).
+type waker func()
+
+var storeModule = fx.Module("store",
+	fx.Provide(
+		func(lc fx.Lifecycle, c config, log *slog.Logger) (*store.DB, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			db, err := openStore(ctx, c.DB)
+			if err != nil {
+				return nil, err
+			}
+			log.Info("database ready", "db", store.Redact(c.DB), "dialect", db.Dialect())
+			lc.Append(fx.StopHook(db.Close))
+			return db, nil
+		},
+		func(db *store.DB) ports.Orders { return db },
+		func(db *store.DB) ports.Outbox { return db },
+		func(db *store.DB) httpapi.Pinger { return db },
+		func() ports.Clock { return systemClock{} },
+	),
+)
+
+var exchangeModule = fx.Module("exchange",
+	fx.Provide(
+		func(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, error) {
+			sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: c.SimFailureRate, Latency: c.SimLatency})
+			if err != nil {
+				return nil, err
+			}
+			lc.Append(fx.StopHook(func() {
+				s := sim.Stats()
+				log.Info("simulated exchange stats", "calls", s.Calls, "failures", s.Failures, "placed", s.Placed, "duplicates", s.Duplicates)
+			}))
+			return sim, nil
+		},
+	),
+)
+
+var serviceModule = fx.Module("service",
+	fx.Provide(func(orders ports.Orders, clock ports.Clock, wake waker) *app.Service {
+		return app.NewService(orders, clock, wake)
+	}),
+)
+
+var dispatcherModule = fx.Module("dispatcher",
+	fx.Provide(
+		func(lc fx.Lifecycle, c config, log *slog.Logger, outbox ports.Outbox, ex ports.Exchange, clock ports.Clock) (*app.Dispatcher, error) {
+			d, err := app.NewDispatcher(outbox, ex, clock, app.DispatcherConfig{
+				Concurrency:   c.DispatchConcurrency,
+				Lease:         c.Lease,
+				RetryBase:     c.RetryBase,
+				RetryMax:      c.RetryMax,
+				ShutdownGrace: c.ShutdownGrace,
+				Logger:        log,
+			})
+			if err != nil {
+				return nil, err
+			}
+			// The dispatcher owns its context; OnStop cancels it and waits.
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			lc.Append(fx.Hook{
+				OnStart: func(context.Context) error {
+					go func() {
+						defer close(done)
+						_ = d.Run(ctx)
+					}()
+					return nil
+				},
+				OnStop: func(stopCtx context.Context) error {
+					cancel()
+					select {
+					case <-done:
+						return nil
+					case <-stopCtx.Done():
+						return errors.New("dispatcher did not stop in time; its leases expire on their own")
+					}
+				},
+			})
+			return d, nil
+		},
+		func(d *app.Dispatcher) waker { return d.Wake },
+	),
+	fx.Invoke(func(*app.Dispatcher) {}),
+)
+
+var httpModule = fx.Module("http",
+	fx.Provide(func(svc *app.Service, db httpapi.Pinger, log *slog.Logger) http.Handler {
+		return httpapi.Handler(svc, db, log)
+	}),
+	fx.Invoke(startServer),
+)
+
+var opsHTTPModule = fx.Module("http",
+	fx.Provide(func(db httpapi.Pinger, log *slog.Logger) http.Handler {
+		return httpapi.OpsHandler(db, log)
+	}),
+	fx.Invoke(startServer),
+)
+
+// startServer listens in OnStart, so a taken port fails start-up, and shuts
+// down gracefully in OnStop: no new connections, in-flight requests finish.
+func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			ln, err := net.Listen("tcp", c.Addr)
+			if err != nil {
+				return err
+			}
+			log.Info("listening", "addr", ln.Addr().String(), "role", c.Role)
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server failed", "err", err)
+					_ = sd.Shutdown(fx.ExitCode(1))
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, c.ShutdownGrace)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		},
+	})
+}
