@@ -7,6 +7,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
@@ -21,18 +23,20 @@ const (
 // Service runs the order use cases.
 type Service struct {
 	orders ports.Orders
+	keys   ports.Keys
 	clock  ports.Clock
 	wake   func()
 }
 
-// NewService returns a Service that stores orders in orders and reads the
-// time from clock. wake, if not nil, is called after each order is
-// committed; pass Dispatcher.Wake so placement starts at once.
-func NewService(orders ports.Orders, clock ports.Clock, wake func()) *Service {
+// NewService returns a Service that stores orders in orders (and, for
+// requests with an idempotency key, in keys) and reads the time from clock.
+// wake, if not nil, is called after each order is committed; pass
+// Dispatcher.Wake so placement starts at once.
+func NewService(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake func()) *Service {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Service{orders: orders, clock: clock, wake: wake}
+	return &Service{orders: orders, keys: keys, clock: clock, wake: wake}
 }
 
 // PlaceOrder validates spec, then stores the order and its placement job in
@@ -50,6 +54,26 @@ func (s *Service) PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Orde
 	}
 	s.wake()
 	return o, nil
+}
+
+// PlaceOrderOnce is PlaceOrder under a client's idempotency key: the first
+// call with key places the order; a repeat with the same request returns
+// that order with replayed true and stores nothing; a repeat with a
+// different request fails with an error wrapping domain.ErrKeyReused.
+func (s *Service) PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey, spec domain.Spec) (o domain.Order, replayed bool, err error) {
+	now := s.clock.Now()
+	o, err = domain.New(domain.NewID(now), now, spec)
+	if err != nil {
+		return domain.Order{}, false, err
+	}
+	stored, replayed, err := s.keys.CreateOnce(ctx, key, o)
+	if err != nil {
+		return domain.Order{}, false, fmt.Errorf("store order %s under idempotency key: %w", o.ID, err)
+	}
+	if !replayed {
+		s.wake()
+	}
+	return stored, replayed, nil
 }
 
 // Order returns the order with the given ID, or an error wrapping
@@ -97,4 +121,29 @@ func (s *Service) ListOrders(ctx context.Context, q ports.ListQuery) (Page, erro
 	}
 	p.Orders = orders
 	return p, nil
+}
+
+// DefaultKeyRetention is how long idempotency keys are kept: the contract
+// promises at least 24 hours.
+const DefaultKeyRetention = 24 * time.Hour
+
+// PurgeKeys runs until ctx is cancelled, forgetting idempotency keys older
+// than retention every interval. Several instances may run it at once.
+func PurgeKeys(ctx context.Context, keys ports.Keys, clock ports.Clock, retention, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := keys.PurgeKeys(ctx, clock.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("purge idempotency keys", "err", err)
+		case n > 0:
+			log.Info("purged idempotency keys", "count", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

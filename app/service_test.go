@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ordergate/ordergate/app"
@@ -32,7 +33,7 @@ func TestPlaceOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &mocks.OrdersMock{CreateFunc: func(ctx context.Context, o domain.Order) error { return tt.createErr }}
 			wakes := 0
-			svc := app.NewService(store, newClock().mock(), func() { wakes++ })
+			svc := app.NewService(store, nil, newClock().mock(), func() { wakes++ })
 
 			got, err := svc.PlaceOrder(context.Background(), tt.spec)
 			if !errors.Is(err, tt.wantErr) {
@@ -69,7 +70,7 @@ func TestListOrdersPaging(t *testing.T) {
 	store := &mocks.OrdersMock{ListFunc: func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) {
 		return all[:min(q.Limit, len(all))], nil
 	}}
-	svc := app.NewService(store, newClock().mock(), nil)
+	svc := app.NewService(store, nil, newClock().mock(), nil)
 
 	tests := []struct {
 		name      string
@@ -117,8 +118,66 @@ func TestOrderWrapsNotFound(t *testing.T) {
 	store := &mocks.OrdersMock{OrderFunc: func(ctx context.Context, id domain.ID) (domain.Order, error) {
 		return domain.Order{}, domain.ErrNotFound
 	}}
-	svc := app.NewService(store, newClock().mock(), nil)
+	svc := app.NewService(store, nil, newClock().mock(), nil)
 	if _, err := svc.Order(context.Background(), domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("error = %v; want ErrNotFound", err)
+	}
+}
+
+func TestPlaceOrderOnce(t *testing.T) {
+	valid := domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1}
+	first := testOrder(t)
+	tests := []struct {
+		name         string
+		spec         domain.Spec
+		replayed     bool
+		keysErr      error
+		wantErr      error
+		wantWake     int
+		wantKeyCalls int
+	}{
+		{name: "first use places and wakes", spec: valid, wantWake: 1, wantKeyCalls: 1},
+		{name: "replay does not wake", spec: valid, replayed: true, wantKeyCalls: 1},
+		{name: "reuse with another request", spec: valid, keysErr: domain.ErrKeyReused, wantErr: domain.ErrKeyReused, wantKeyCalls: 1},
+		{name: "invalid spec never reaches the store", spec: domain.Spec{}, wantErr: domain.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := &mocks.KeysMock{CreateOnceFunc: func(ctx context.Context, key domain.IdempotencyKey, o domain.Order) (domain.Order, bool, error) {
+				if tt.replayed {
+					return first, true, nil
+				}
+				return o, false, tt.keysErr
+			}}
+			wakes := 0
+			svc := app.NewService(&mocks.OrdersMock{}, keys, newClock().mock(), func() { wakes++ })
+			got, replayed, err := svc.PlaceOrderOnce(context.Background(), "k", tt.spec)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v; want %v", err, tt.wantErr)
+			}
+			if wakes != tt.wantWake || len(keys.CreateOnceCalls()) != tt.wantKeyCalls {
+				t.Errorf("wakes %d, store calls %d; want %d, %d", wakes, len(keys.CreateOnceCalls()), tt.wantWake, tt.wantKeyCalls)
+			}
+			if tt.replayed && (!replayed || got.ID != first.ID) {
+				t.Errorf("replay returned %s (replayed %v); want the first order %s", got.ID, replayed, first.ID)
+			}
+			if tt.wantKeyCalls == 1 && keys.CreateOnceCalls()[0].Key != "k" {
+				t.Errorf("key passed = %q", keys.CreateOnceCalls()[0].Key)
+			}
+		})
+	}
+}
+
+func TestPurgeKeysForgetsKeysOlderThanRetention(t *testing.T) {
+	clk := newClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	keys := &mocks.KeysMock{PurgeKeysFunc: func(ctx context.Context, before time.Time) (int, error) {
+		cancel() // one round is enough
+		return 3, nil
+	}}
+	app.PurgeKeys(ctx, keys, clk.mock(), 24*time.Hour, time.Hour, quietLogger())
+	calls := keys.PurgeKeysCalls()
+	if len(calls) != 1 || !calls[0].Before.Equal(t0.Add(-24*time.Hour)) {
+		t.Errorf("PurgeKeys calls = %+v; want one with before = now - 24h", calls)
 	}
 }

@@ -61,3 +61,7 @@ func (es ValidationErrors) Unwrap() []error {
 	}
 	return errs
 }
+
+// ErrKeyReused means an idempotency key came back with a different request
+// than the one it was first used with.
+var ErrKeyReused = errors.New("idempotency key reused with a different request")

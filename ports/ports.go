@@ -14,6 +14,7 @@ import (
 
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/orders.go . Orders
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/outbox.go . Outbox
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/keys.go . Keys
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/exchange.go . Exchange
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/clock.go . Clock
 
@@ -29,6 +30,19 @@ type Orders interface {
 	// List returns orders newest first (by ID, which is time-ordered) as
 	// q selects them.
 	List(ctx context.Context, q ListQuery) ([]domain.Order, error)
+}
+
+// Keys stores orders under clients' idempotency keys.
+type Keys interface {
+	// CreateOnce stores o and its placement job like Orders.Create, and
+	// records key with o's fingerprint, all in one transaction. If key is
+	// already recorded it stores nothing and returns the order first created
+	// under it with replayed true, or, if that order's fingerprint differs,
+	// an error wrapping domain.ErrKeyReused. Concurrent calls with one key
+	// create one order.
+	CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain.Order) (stored domain.Order, replayed bool, err error)
+	// PurgeKeys forgets keys recorded before t and returns how many.
+	PurgeKeys(ctx context.Context, before time.Time) (int, error)
 }
 
 // ListQuery selects a page of orders.

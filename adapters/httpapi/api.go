@@ -29,6 +29,7 @@ const MaxBodyBytes = 64 << 10
 // Service is what the HTTP API needs from the core; *app.Service has it.
 type Service interface {
 	PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Order, error)
+	PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey, spec domain.Spec) (domain.Order, bool, error)
 	Order(ctx context.Context, id domain.ID) (domain.Order, error)
 	ListOrders(ctx context.Context, q ports.ListQuery) (app.Page, error)
 }
@@ -91,11 +92,12 @@ func Register(api huma.API, svc Service, db Pinger, log *slog.Logger) {
 	}
 
 	huma.Register(api, with500(huma.Operation{
-		OperationID:   "place-order",
-		Method:        http.MethodPost,
-		Path:          "/orders",
-		Summary:       "Place an order",
-		Description:   "Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.",
+		OperationID: "place-order",
+		Method:      http.MethodPost,
+		Path:        "/orders",
+		Summary:     "Place an order",
+		Description: "Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.\n\n" +
+			"With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.",
 		Tags:          []string{"orders"},
 		DefaultStatus: http.StatusCreated,
 		// Huma rejects a body of exactly MaxBodyBytes; one more byte of
@@ -165,12 +167,14 @@ type StatusOutput struct {
 
 // PlaceOrderInput is the request of place-order.
 type PlaceOrderInput struct {
-	Body OrderRequest
+	IdempotencyKey string `header:"Idempotency-Key" minLength:"1" maxLength:"255" doc:"Optional client key, 1 to 255 visible ASCII characters, that makes retrying this request safe: a repeat returns the first result instead of placing a second order." example:"5f1c2a7e-order-42"`
+	Body           OrderRequest
 }
 
 // PlaceOrderOutput is the 201 answer of place-order.
 type PlaceOrderOutput struct {
 	Location string `header:"Location" doc:"Path of the new order." example:"/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
+	Replayed string `header:"Idempotent-Replayed" doc:"true when this answer replays the order first created with the same Idempotency-Key; absent otherwise." example:"true"`
 	Body     Order
 }
 
@@ -206,11 +210,26 @@ func (h *handlers) placeOrder(ctx context.Context, in *PlaceOrderInput) (*PlaceO
 	if err != nil {
 		return nil, problem(ctx, h.log, "place-order", "body", err)
 	}
-	o, err := h.svc.PlaceOrder(ctx, spec)
+	if in.IdempotencyKey == "" {
+		o, err := h.svc.PlaceOrder(ctx, spec)
+		if err != nil {
+			return nil, problem(ctx, h.log, "place-order", "body", err)
+		}
+		return &PlaceOrderOutput{Location: "/orders/" + o.ID.String(), Body: toOrder(o)}, nil
+	}
+	key, err := domain.ParseIdempotencyKey(in.IdempotencyKey)
+	if err != nil {
+		return nil, problem(ctx, h.log, "place-order", "header", err)
+	}
+	o, replayed, err := h.svc.PlaceOrderOnce(ctx, key, spec)
 	if err != nil {
 		return nil, problem(ctx, h.log, "place-order", "body", err)
 	}
-	return &PlaceOrderOutput{Location: "/orders/" + o.ID.String(), Body: toOrder(o)}, nil
+	out := &PlaceOrderOutput{Location: "/orders/" + o.ID.String(), Body: toOrder(o)}
+	if replayed {
+		out.Replayed = "true"
+	}
+	return out, nil
 }
 
 // spec turns the checked JSON into a domain.Spec, reading the exact number

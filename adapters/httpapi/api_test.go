@@ -77,10 +77,14 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, store *mocks.OrdersMock, db httpapi.Pinger) *fixture {
+	return newKeyedFixture(t, store, nil, db)
+}
+
+func newKeyedFixture(t *testing.T, store *mocks.OrdersMock, keys ports.Keys, db httpapi.Pinger) *fixture {
 	t.Helper()
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	svc := app.NewService(store, clock{}, nil)
+	svc := app.NewService(store, keys, clock{}, nil)
 	mux := http.NewServeMux()
 	api := httpapi.NewAPI(mux)
 	httpapi.Register(api, svc, db, log)

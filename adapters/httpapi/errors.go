@@ -61,6 +61,11 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 		return huma.Error422UnprocessableEntity("validation failed", details...)
 	case errors.As(err, &ve):
 		return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: loc + "." + ve.Field, Message: ve.Reason})
+	case errors.Is(err, domain.ErrKeyReused):
+		return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+			Location: "header.Idempotency-Key",
+			Message:  "was already used with a different request: use a new key for a new order",
+		})
 	case errors.Is(err, domain.ErrNotFound):
 		return huma.Error404NotFound("order not found")
 	case errors.Is(err, domain.ErrConflict):

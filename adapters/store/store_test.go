@@ -2,13 +2,7 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -16,80 +10,23 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/ordergate/ordergate/adapters/store"
+	"github.com/ordergate/ordergate/adapters/store/storetest"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
 
-// postgresDSN is the server the PostgreSQL suite runs against, if any.
-var postgresDSN = os.Getenv("ORDERGATE_TEST_POSTGRES_DSN")
-
-// MustOpenSQLite opens and migrates a fresh SQLite database in a temporary
-// directory.
+// MustOpenSQLite opens and migrates a fresh SQLite database.
 func MustOpenSQLite(tb testing.TB) *store.DB {
 	tb.Helper()
-	return mustOpen(tb, filepath.Join(tb.TempDir(), "ordergate.db"))
+	return storetest.MustOpen(tb, storetest.SQLitePath(tb))
 }
 
-// MustOpenPostgres opens and migrates a fresh schema of its own in the test
-// PostgreSQL database, dropped when the test ends, so tests and concurrent
-// runs never see each other's rows. It skips without ORDERGATE_TEST_POSTGRES_DSN.
+// MustOpenPostgres opens and migrates a fresh PostgreSQL schema of its own.
 func MustOpenPostgres(tb testing.TB) *store.DB {
 	tb.Helper()
-	return mustOpen(tb, freshSchemaDSN(tb))
-}
-
-func freshSchemaDSN(tb testing.TB) string {
-	tb.Helper()
-	if postgresDSN == "" {
-		tb.Skip("ORDERGATE_TEST_POSTGRES_DSN is not set")
-	}
-	admin, err := sql.Open("pgx", postgresDSN)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer admin.Close()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "ordergate_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		admin, err := sql.Open("pgx", postgresDSN)
-		if err != nil {
-			tb.Error(err)
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(postgresDSN)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func mustOpen(tb testing.TB, dsn string) *store.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	return db
+	return storetest.MustOpen(tb, storetest.PostgresDSN(tb))
 }
 
 func TestSQLite(t *testing.T)   { runContractSuite(t, MustOpenSQLite) }
@@ -430,6 +367,100 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 	})
 
+	t.Run("idempotency key: first create, replay, reuse with another order", func(t *testing.T) {
+		db := open(t)
+		first := newOrder(t, t0, true)
+		got, replayed, err := db.CreateOnce(ctx, "key-1", first)
+		if err != nil || replayed || got.ID != first.ID {
+			t.Fatalf("first CreateOnce = %s, replayed %v, %v; want the new order", got.ID, replayed, err)
+		}
+		same := newOrder(t, t0.Add(time.Second), true) // same request, new ID
+		got, replayed, err = db.CreateOnce(ctx, "key-1", same)
+		if err != nil || !replayed || got.ID != first.ID {
+			t.Fatalf("repeat CreateOnce = %s, replayed %v, %v; want the first order replayed", got.ID, replayed, err)
+		}
+		other := newOrder(t, t0.Add(time.Second), false)
+		if _, _, err := db.CreateOnce(ctx, "key-1", other); !errors.Is(err, domain.ErrKeyReused) {
+			t.Fatalf("reuse with another order: %v; want ErrKeyReused", err)
+		}
+		if n := count(t, db, "orders"); n != 1 {
+			t.Errorf("orders = %d; want 1", n)
+		}
+		if n := count(t, db, "placement_jobs"); n != 1 {
+			t.Errorf("placement_jobs = %d; want 1", n)
+		}
+	})
+
+	t.Run("idempotency key: racing creates make one order", func(t *testing.T) {
+		db := open(t)
+		const racers = 50
+		var wg sync.WaitGroup
+		type result struct {
+			id       domain.ID
+			replayed bool
+			err      error
+		}
+		results := make(chan result, racers)
+		start := make(chan struct{})
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), false)
+				<-start
+				got, replayed, err := db.CreateOnce(ctx, "race", o)
+				results <- result{got.ID, replayed, err}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(results)
+		ids := map[domain.ID]int{}
+		fresh := 0
+		for r := range results {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			ids[r.id]++
+			if !r.replayed {
+				fresh++
+			}
+		}
+		if len(ids) != 1 || fresh != 1 {
+			t.Errorf("%d racers saw %d distinct orders, %d not replayed; want 1 order, created once", racers, len(ids), fresh)
+		}
+		if n := count(t, db, "orders"); n != 1 {
+			t.Errorf("orders = %d; want 1", n)
+		}
+	})
+
+	t.Run("idempotency key: purge forgets old keys, keeps orders", func(t *testing.T) {
+		db := open(t)
+		old := newOrder(t, t0, false)
+		if _, _, err := db.CreateOnce(ctx, "old", old); err != nil {
+			t.Fatal(err)
+		}
+		recent := newOrder(t, t0.Add(25*time.Hour), false)
+		if _, _, err := db.CreateOnce(ctx, "recent", recent); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.PurgeKeys(ctx, t0.Add(time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("PurgeKeys = %d, %v; want 1", n, err)
+		}
+		if _, err := db.Order(ctx, old.ID); err != nil {
+			t.Errorf("purging a key lost its order: %v", err)
+		}
+		// The purged key is free for a new order; the kept one still replays.
+		again := newOrder(t, t0.Add(26*time.Hour), true)
+		if got, replayed, err := db.CreateOnce(ctx, "old", again); err != nil || replayed || got.ID != again.ID {
+			t.Errorf("purged key: CreateOnce = %s, %v, %v; want a new order", got.ID, replayed, err)
+		}
+		if got, replayed, err := db.CreateOnce(ctx, "recent", newOrder(t, t0.Add(26*time.Hour), false)); err != nil || !replayed || got.ID != recent.ID {
+			t.Errorf("kept key: CreateOnce = %s, %v, %v; want a replay", got.ID, replayed, err)
+		}
+	})
+
 	t.Run("migrate is idempotent", func(t *testing.T) {
 		db := open(t)
 		mustCreate(t, db, newOrder(t, t0, false))
@@ -443,7 +474,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 }
 
 func TestPostgresConcurrentMigrations(t *testing.T) {
-	dsn := freshSchemaDSN(t)
+	dsn := storetest.PostgresDSN(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {

@@ -75,6 +75,7 @@ var storeModule = fx.Module("store",
 		},
 		func(db *store.DB) ports.Orders { return db },
 		func(db *store.DB) ports.Outbox { return db },
+		func(db *store.DB) ports.Keys { return db },
 		func(db *store.DB) httpapi.Pinger { return db },
 		func() ports.Clock { return systemClock{} },
 	),
@@ -97,8 +98,26 @@ var exchangeModule = fx.Module("exchange",
 )
 
 var serviceModule = fx.Module("service",
-	fx.Provide(func(orders ports.Orders, clock ports.Clock, wake waker) *app.Service {
-		return app.NewService(orders, clock, wake)
+	fx.Provide(func(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake waker) *app.Service {
+		return app.NewService(orders, keys, clock, wake)
+	}),
+	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, clock ports.Clock, log *slog.Logger) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error {
+				go func() {
+					defer close(done)
+					app.PurgeKeys(ctx, keys, clock, app.DefaultKeyRetention, time.Hour, log)
+				}()
+				return nil
+			},
+			OnStop: func(context.Context) error {
+				cancel()
+				<-done
+				return nil
+			},
+		})
 	}),
 )
 

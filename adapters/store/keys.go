@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+var _ ports.Keys = (*DB)(nil)
+
+// keyRow is one recorded idempotency key.
+type keyRow struct {
+	bun.BaseModel `bun:"table:idempotency_keys"`
+
+	Key         string    `bun:"key,pk"`
+	Fingerprint string    `bun:"fingerprint"`
+	OrderID     string    `bun:"order_id"`
+	CreatedAt   time.Time `bun:"created_at"`
+}
+
+// CreateOnce stores o, its placement job and key in one transaction, or, if
+// key is taken, returns the order stored under it (replayed) or an error
+// wrapping domain.ErrKeyReused if that order asked for something else.
+func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain.Order) (domain.Order, bool, error) {
+	row := toRow(o)
+	job := &jobRow{OrderID: row.ID, DueAt: row.CreatedAt}
+	k := &keyRow{Key: string(key), Fingerprint: o.Fingerprint(), OrderID: row.ID, CreatedAt: row.CreatedAt}
+	// Two tries: a key purged between our failed insert and our read is
+	// free again.
+	for range 2 {
+		err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			// The key goes in first: a concurrent request with the same key
+			// waits here (PostgreSQL) or behind the write lock (SQLite), then
+			// fails on the primary key and writes nothing.
+			if _, err := tx.NewInsert().Model(k).Exec(ctx); err != nil {
+				return err
+			}
+			if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+				return err
+			}
+			_, err := tx.NewInsert().Model(job).Exec(ctx)
+			return err
+		})
+		if err == nil {
+			return o, false, nil
+		}
+		if !isUniqueViolation(err) {
+			return domain.Order{}, false, fmt.Errorf("store: create order %s under key: %w", o.ID, err)
+		}
+		first, found, err := d.keyed(ctx, key)
+		if err != nil {
+			return domain.Order{}, false, err
+		}
+		if !found {
+			continue
+		}
+		if first.Fingerprint() != o.Fingerprint() {
+			return domain.Order{}, false, fmt.Errorf("store: key %q: %w", key, domain.ErrKeyReused)
+		}
+		return first, true, nil
+	}
+	return domain.Order{}, false, fmt.Errorf("store: key %q kept changing under concurrent purges", key)
+}
+
+// keyed returns the order recorded under key, if any.
+func (d *DB) keyed(ctx context.Context, key domain.IdempotencyKey) (domain.Order, bool, error) {
+	var row orderRow
+	err := d.db.NewSelect().Model(&row).
+		Where("id = (SELECT order_id FROM idempotency_keys WHERE key = ?)", string(key)).
+		Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Order{}, false, nil
+	}
+	if err != nil {
+		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
+	}
+	o, err := row.toDomain()
+	return o, err == nil, err
+}
+
+// PurgeKeys deletes keys recorded before t; their orders stay.
+func (d *DB) PurgeKeys(ctx context.Context, before time.Time) (int, error) {
+	res, err := d.db.NewDelete().Model((*keyRow)(nil)).Where("created_at < ?", before.UTC()).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
