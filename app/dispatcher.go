@@ -59,6 +59,13 @@ const (
 	DefaultShutdownGrace = 10 * time.Second
 )
 
+// Gate is implemented by exchange adapters that can ask the dispatcher to
+// hold off, such as a circuit breaker: while Ready is false the dispatcher
+// claims no jobs, so they keep their place and their attempt count.
+type Gate interface {
+	Ready() bool
+}
+
 // settleTimeout bounds the database write that records a call's outcome. It
 // runs on its own context so that a shutdown never discards the outcome of a
 // call that already reached the exchange.
@@ -180,12 +187,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		jobs, err := d.claim(ctx, free)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Error("claim placement jobs", "err", err)
-			}
-			jobs = nil
+		var jobs []ports.Job
+		var err error
+		if g, ok := d.exchange.(Gate); ok && !g.Ready() {
+			err = errExchangeHeld // wait for the next poll, then ask again
+		} else if jobs, err = d.claim(ctx, free); err != nil && ctx.Err() == nil {
+			d.log.Error("claim placement jobs", "err", err)
 		}
 		for _, j := range jobs {
 			slots <- struct{}{}
@@ -211,6 +218,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.log.Info("dispatcher stopped")
 	return nil
 }
+
+var errExchangeHeld = errors.New("exchange asked to hold off")
 
 // DispatchOnce claims up to Concurrency due jobs, places them all, records
 // the outcomes and returns how many jobs it handled. It suits tests and

@@ -67,3 +67,9 @@ func (id *ID) UnmarshalText(b []byte) error {
 	*id = v
 	return nil
 }
+
+// IDTime returns the creation time encoded in a UUIDv7, to the millisecond.
+func IDTime(id ID) time.Time {
+	ms := int64(binary.BigEndian.Uint64(id[0:8]) >> 16)
+	return time.UnixMilli(ms).UTC()
+}

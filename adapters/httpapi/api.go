@@ -39,6 +39,16 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Health is what the health endpoints report on.
+type Health struct {
+	// DB must answer for the instance to be ready.
+	DB Pinger
+	// Exchange, if set, names the state of the exchange circuit breaker
+	// ("closed", "half-open", "open") in /readyz. An open circuit does not
+	// make the instance unready: orders are still accepted.
+	Exchange func() string
+}
+
 // NewAPI returns a Huma API on mux serving the OpenAPI document at
 // /openapi.json and /openapi.yaml and docs at /docs. It leaves out Huma's
 // $schema links: the bodies are exactly what the contract lists.
@@ -53,18 +63,18 @@ func NewAPI(mux *http.ServeMux) huma.API {
 
 // Handler returns the whole HTTP API: every operation, with panics answered
 // by the contract's 500 body.
-func Handler(svc Service, db Pinger, log *slog.Logger) http.Handler {
+func Handler(svc Service, h Health, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	Register(NewAPI(mux), svc, db, log)
+	Register(NewAPI(mux), svc, h, log)
 	return Recover(mux, log)
 }
 
 // OpsHandler returns only the health endpoints, for an instance that runs
 // the dispatcher and no order API.
-func OpsHandler(db Pinger, log *slog.Logger) http.Handler {
+func OpsHandler(h Health, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	api := NewAPI(mux)
-	registerOps(api, db, log)
+	registerOps(api, h, log)
 	return Recover(mux, log)
 }
 
@@ -72,12 +82,12 @@ func OpsHandler(db Pinger, log *slog.Logger) http.Handler {
 // server serves at /openapi.yaml.
 func OpenAPI() ([]byte, error) {
 	api := NewAPI(http.NewServeMux())
-	Register(api, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	Register(api, nil, Health{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return api.OpenAPI().YAML()
 }
 
 // Register lists every operation of the API.
-func Register(api huma.API, svc Service, db Pinger, log *slog.Logger) {
+func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 	h := &handlers{svc: svc, log: log}
 	internal := &huma.Response{
 		Description: "Internal error: the cause is logged, never sent. Nothing was half-written.",
@@ -126,10 +136,10 @@ func Register(api huma.API, svc Service, db Pinger, log *slog.Logger) {
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}), h.listOrders)
 
-	registerOps(api, db, log)
+	registerOps(api, health, log)
 }
 
-func registerOps(api huma.API, db Pinger, log *slog.Logger) {
+func registerOps(api huma.API, health Health, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
 		OperationID: "healthz",
 		Method:      http.MethodGet,
@@ -146,17 +156,21 @@ func registerOps(api huma.API, db Pinger, log *slog.Logger) {
 		Method:      http.MethodGet,
 		Path:        "/readyz",
 		Summary:     "Readiness",
-		Description: "200 when the database answers, 503 otherwise.",
+		Description: "200 when the database answers, 503 otherwise. Also reports the exchange circuit breaker's state; an open circuit does not make the instance unready.",
 		Tags:        []string{"operations"},
 		Errors:      []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
+		if err := health.DB.Ping(ctx); err != nil {
 			log.WarnContext(ctx, "not ready: database does not answer", "err", err)
 			return nil, huma.Error503ServiceUnavailable("database unavailable")
 		}
-		return &StatusOutput{Body: Status{Status: "ok"}}, nil
+		out := &StatusOutput{Body: Status{Status: "ok"}}
+		if health.Exchange != nil {
+			out.Body.Exchange = health.Exchange()
+		}
+		return out, nil
 	})
 }
 

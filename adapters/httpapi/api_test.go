@@ -87,7 +87,7 @@ func newKeyedFixture(t *testing.T, store *mocks.OrdersMock, keys ports.Keys, db 
 	svc := app.NewService(store, keys, clock{}, nil)
 	mux := http.NewServeMux()
 	api := httpapi.NewAPI(mux)
-	httpapi.Register(api, svc, db, log)
+	httpapi.Register(api, svc, httpapi.Health{DB: db, Exchange: func() string { return "closed" }}, log)
 	return &fixture{store: store, api: humatest.Wrap(t, api), h: httpapi.Recover(mux, log), logs: logs}
 }
 

@@ -217,6 +217,8 @@ type OrderList struct {
 // Status is the body of the health endpoints.
 type Status struct {
 	Status string `json:"status" doc:"ok when healthy." example:"ok"`
+	// Exchange is the exchange circuit breaker's state, on /readyz.
+	Exchange string `json:"exchange,omitempty" enum:"closed,half-open,open" doc:"State of the exchange circuit breaker (readyz only): open means placement is paused while the exchange fails; orders are still accepted." example:"closed"`
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }

@@ -33,6 +33,7 @@ type config struct {
 	RetryBase           time.Duration
 	RetryMax            time.Duration
 	ShutdownGrace       time.Duration
+	BreakerOpen         time.Duration
 }
 
 // envPrefix turns a flag name into its environment variable:
@@ -49,7 +50,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
 	fs.StringVar(&c.DB, "db", "ordergate.db", "SQLite file, or a postgres:// or postgresql:// URL")
-	fs.StringVar(&c.Exchange, "exchange", "sim", "exchange adapter: sim (the in-process simulator)")
+	fs.StringVar(&c.Exchange, "exchange", "sim", "exchange adapter: sim (the in-process simulator) or the http:// URL of an exchange-sim")
 	fs.Float64Var(&c.SimFailureRate, "sim-failure-rate", 0.1, "share of simulator calls that fail at once (0..1)")
 	fs.DurationVar(&c.SimLatency, "sim-latency", 500*time.Millisecond, "how long a successful simulator call takes")
 	fs.IntVar(&c.DispatchConcurrency, "dispatch-concurrency", app.DefaultConcurrency, "most exchange calls in flight at once")
@@ -58,6 +59,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.Lease, "lease", app.DefaultLease, "how long a claimed placement job stays reserved; bounds crash recovery")
 	fs.DurationVar(&c.RetryBase, "retry-base", app.DefaultRetryBase, "backoff ceiling after the first failed placement")
 	fs.DurationVar(&c.RetryMax, "retry-max", app.DefaultRetryMax, "largest backoff between placement attempts")
+	fs.DurationVar(&c.BreakerOpen, "breaker-open", 5*time.Second, "how long the exchange circuit breaker stays open before a probe call")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", app.DefaultShutdownGrace, "how long in-flight requests and exchange calls may finish on shutdown")
 
 	var errs []error
@@ -87,8 +89,8 @@ func (c config) validate() error {
 		return errors.New("--addr must not be empty")
 	case c.DB == "":
 		return errors.New("--db must not be empty")
-	case c.Exchange != "sim":
-		return fmt.Errorf("--exchange %q is not supported: use sim", c.Exchange)
+	case c.Exchange != "sim" && !strings.HasPrefix(c.Exchange, "http://") && !strings.HasPrefix(c.Exchange, "https://"):
+		return fmt.Errorf("--exchange %q is not supported: use sim or an http:// URL", c.Exchange)
 	case c.SimFailureRate < 0 || c.SimFailureRate > 1:
 		return fmt.Errorf("--sim-failure-rate %v must be between 0 and 1", c.SimFailureRate)
 	case c.SimLatency < 0:
@@ -103,6 +105,8 @@ func (c config) validate() error {
 		return fmt.Errorf("--retry-base %s must be positive", c.RetryBase)
 	case c.RetryMax < c.RetryBase:
 		return fmt.Errorf("--retry-max %s must be at least --retry-base %s", c.RetryMax, c.RetryBase)
+	case c.BreakerOpen <= 0:
+		return fmt.Errorf("--breaker-open %s must be positive", c.BreakerOpen)
 	case c.ShutdownGrace < 0:
 		return fmt.Errorf("--shutdown-grace %s must not be negative", c.ShutdownGrace)
 	}

@@ -190,7 +190,7 @@ func getOrder(t *testing.T, p *process, id string) orderJSON {
 // a healthy exchange every one of them is placed, each exactly once.
 func TestEndToEndPlacementSurvivesExchangeOutageAndRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "e2e.db")
-	common := []string{"--db", db, "--retry-base", "20ms", "--retry-max", "100ms", "--shutdown-grace", "5s"}
+	common := []string{"--db", db, "--retry-base", "20ms", "--retry-max", "100ms", "--shutdown-grace", "5s", "--breaker-open", "200ms"}
 
 	down := start(t, append(common, "--sim-failure-rate", "1")...)
 	const n = 25
@@ -243,9 +243,13 @@ func TestEndToEndPlacementSurvivesExchangeOutageAndRestart(t *testing.T) {
 		if o.Status != "pending" {
 			t.Fatalf("order %s is %s with the exchange failing every call; want pending", id, o.Status)
 		}
-		if o.LastError == nil || !strings.Contains(*o.LastError, "Connection not available") {
-			t.Errorf("order %s last_error = %v; want the exchange's transient error", id, o.LastError)
+		// The exchange's own error, or the circuit breaker's once it opened.
+		if o.LastError == nil || !(strings.Contains(*o.LastError, "Connection not available") || strings.Contains(*o.LastError, "circuit breaker is open")) {
+			t.Errorf("order %s last_error = %v; want a transient exchange error", id, deref(o.LastError))
 		}
+	}
+	if down.logRecord("exchange circuit open") == nil {
+		t.Error("the circuit breaker never opened while the exchange failed every call")
 	}
 	down.stop()
 	if s := down.logRecord("simulated exchange stats"); s == nil || s["placed"] != float64(0) {
@@ -321,4 +325,11 @@ func TestEndToEndBadConfigurationExits(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

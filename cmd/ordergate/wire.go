@@ -76,26 +76,41 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.Orders { return db },
 		func(db *store.DB) ports.Outbox { return db },
 		func(db *store.DB) ports.Keys { return db },
-		func(db *store.DB) httpapi.Pinger { return db },
+		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
+			return httpapi.Health{DB: db, Exchange: b.State}
+		},
 		func() ports.Clock { return systemClock{} },
 	),
 )
 
 var exchangeModule = fx.Module("exchange",
 	fx.Provide(
-		func(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, error) {
-			sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: c.SimFailureRate, Latency: c.SimLatency})
+		func(b *exchange.Breaker) ports.Exchange { return b },
+		func(lc fx.Lifecycle, c config, log *slog.Logger) (*exchange.Breaker, error) {
+			inner, err := newExchange(lc, c, log)
 			if err != nil {
 				return nil, err
 			}
-			lc.Append(fx.StopHook(func() {
-				s := sim.Stats()
-				log.Info("simulated exchange stats", "calls", s.Calls, "failures", s.Failures, "placed", s.Placed, "duplicates", s.Duplicates)
-			}))
-			return sim, nil
+			return exchange.NewBreaker(inner, exchange.BreakerConfig{OpenFor: c.BreakerOpen, Logger: log}), nil
 		},
 	),
 )
+
+// newExchange returns the exchange adapter --exchange names.
+func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, error) {
+	if c.Exchange != "sim" {
+		return exchange.NewHTTP(c.Exchange, app.DefaultCallTimeout)
+	}
+	sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: c.SimFailureRate, Latency: c.SimLatency})
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(func() {
+		s := sim.Stats()
+		log.Info("simulated exchange stats", "calls", s.Calls, "failures", s.Failures, "placed", s.Placed, "duplicates", s.Duplicates)
+	}))
+	return sim, nil
+}
 
 var serviceModule = fx.Module("service",
 	fx.Provide(func(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake waker) *app.Service {
@@ -164,15 +179,15 @@ var dispatcherModule = fx.Module("dispatcher",
 )
 
 var httpModule = fx.Module("http",
-	fx.Provide(func(svc *app.Service, db httpapi.Pinger, log *slog.Logger) http.Handler {
-		return httpapi.Handler(svc, db, log)
+	fx.Provide(func(svc *app.Service, h httpapi.Health, log *slog.Logger) http.Handler {
+		return httpapi.Handler(svc, h, log)
 	}),
 	fx.Invoke(startServer),
 )
 
 var opsHTTPModule = fx.Module("http",
-	fx.Provide(func(db httpapi.Pinger, log *slog.Logger) http.Handler {
-		return httpapi.OpsHandler(db, log)
+	fx.Provide(func(h httpapi.Health, log *slog.Logger) http.Handler {
+		return httpapi.OpsHandler(h, log)
 	}),
 	fx.Invoke(startServer),
 )
