@@ -34,6 +34,7 @@ type config struct {
 	RetryMax            time.Duration
 	ShutdownGrace       time.Duration
 	BreakerOpen         time.Duration
+	ExchangeTimeout     time.Duration
 }
 
 // envPrefix turns a flag name into its environment variable:
@@ -56,6 +57,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.IntVar(&c.DispatchConcurrency, "dispatch-concurrency", app.DefaultConcurrency, "most exchange calls in flight at once")
 	fs.StringVar(&c.Role, "role", roleAll, "what this instance runs: api, dispatcher or all")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.DurationVar(&c.ExchangeTimeout, "exchange-timeout", app.DefaultCallTimeout, "longest one exchange call may take")
 	fs.DurationVar(&c.Lease, "lease", app.DefaultLease, "how long a claimed placement job stays reserved; bounds crash recovery")
 	fs.DurationVar(&c.RetryBase, "retry-base", app.DefaultRetryBase, "backoff ceiling after the first failed placement")
 	fs.DurationVar(&c.RetryMax, "retry-max", app.DefaultRetryMax, "largest backoff between placement attempts")
@@ -99,8 +101,10 @@ func (c config) validate() error {
 		return fmt.Errorf("--dispatch-concurrency %d must be at least 1", c.DispatchConcurrency)
 	case c.Role != roleAll && c.Role != roleAPI && c.Role != roleDispatcher:
 		return fmt.Errorf("--role %q must be api, dispatcher or all", c.Role)
-	case c.Lease <= app.DefaultCallTimeout:
-		return fmt.Errorf("--lease %s must exceed the exchange call timeout %s", c.Lease, app.DefaultCallTimeout)
+	case c.ExchangeTimeout <= 0:
+		return fmt.Errorf("--exchange-timeout %s must be positive", c.ExchangeTimeout)
+	case c.Lease <= c.ExchangeTimeout:
+		return fmt.Errorf("--lease %s must exceed --exchange-timeout %s", c.Lease, c.ExchangeTimeout)
 	case c.RetryBase <= 0:
 		return fmt.Errorf("--retry-base %s must be positive", c.RetryBase)
 	case c.RetryMax < c.RetryBase:

@@ -18,19 +18,27 @@ import (
 	"time"
 )
 
-// buildBinary compiles ordergate once per test binary run.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ordergate-e2e-")
+// buildDir holds the binaries the end-to-end tests build once per run.
+var buildDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "ordergate-e2e-") })
+
+func build(name, pkg string) (string, error) {
+	dir, err := buildDir()
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "ordergate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	bin := filepath.Join(dir, name)
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin, nil
-})
+}
+
+// buildBinary compiles ordergate once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) { return build("ordergate", ".") })
+
+// buildSim compiles exchange-sim once per test binary run.
+var buildSim = sync.OnceValues(func() (string, error) { return build("exchange-sim", "../exchange-sim") })
 
 // process is a running ordergate binary.
 type process struct {
@@ -43,13 +51,24 @@ type process struct {
 	logs []map[string]any
 }
 
-// start runs the binary with args and waits until it serves /healthz.
+// start runs ordergate with args and waits until it serves /healthz.
 func start(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startBinary(t, buildBinary, args...)
+}
+
+// startSim runs exchange-sim with args and waits until it serves /healthz.
+func startSim(t *testing.T, args ...string) *process {
+	t.Helper()
+	return startBinary(t, buildSim, args...)
+}
+
+func startBinary(t *testing.T, build func() (string, error), args ...string) *process {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end test builds and starts the binary; skipped with -short")
+		t.Skip("end-to-end test builds and starts binaries; skipped with -short")
 	}
-	bin, err := buildBinary()
+	bin, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +153,15 @@ func (p *process) stop() {
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		p.t.Fatalf("ordergate exited with %d after SIGTERM; want 0", code)
 	}
+}
+
+// kill sends SIGKILL, as a crash would, and waits for the process to end.
+func (p *process) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.t.Fatal(err)
+	}
+	<-p.done
 }
 
 // logRecord returns the last log record with the given message.

@@ -99,7 +99,7 @@ var exchangeModule = fx.Module("exchange",
 // newExchange returns the exchange adapter --exchange names.
 func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, error) {
 	if c.Exchange != "sim" {
-		return exchange.NewHTTP(c.Exchange, app.DefaultCallTimeout)
+		return exchange.NewHTTP(c.Exchange, c.ExchangeTimeout)
 	}
 	sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: c.SimFailureRate, Latency: c.SimLatency})
 	if err != nil {
@@ -142,6 +142,7 @@ var dispatcherModule = fx.Module("dispatcher",
 			d, err := app.NewDispatcher(outbox, ex, clock, app.DispatcherConfig{
 				Concurrency:   c.DispatchConcurrency,
 				Lease:         c.Lease,
+				CallTimeout:   c.ExchangeTimeout,
 				RetryBase:     c.RetryBase,
 				RetryMax:      c.RetryMax,
 				ShutdownGrace: c.ShutdownGrace,
