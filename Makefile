@@ -52,10 +52,14 @@ check-generate: generate
 	@untracked=$$(git ls-files --others --exclude-standard -- ports/mocks openapi); \
 	  if [ -n "$$untracked" ]; then echo "generated files not committed: $$untracked"; exit 1; fi
 
-## fuzz: run each fuzz target briefly
+FUZZTIME ?= 15s
+
+## fuzz: run each fuzz target for FUZZTIME (seed corpora run in every `make test`)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParsePrice$$' -fuzztime 15s ./domain
-	$(GO) test -run '^$$' -fuzz '^FuzzParseISIN$$' -fuzztime 15s ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePrice$$' -fuzztime $(FUZZTIME) ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzParseISIN$$' -fuzztime $(FUZZTIME) ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzPlaceOrderBody$$' -fuzztime $(FUZZTIME) ./adapters/httpapi
 
 ## ci: what .ci/run runs once PostgreSQL is up
 ci: lint check-generate test
+	$(MAKE) fuzz FUZZTIME=10s

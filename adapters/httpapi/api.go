@@ -56,6 +56,7 @@ func NewAPI(mux *http.ServeMux) huma.API {
 	overrideNewError()
 	cfg := huma.DefaultConfig("ordergate", Version)
 	cfg.CreateHooks = nil // no $schema field, no Link header
+	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Info.Description = "Accepts stock orders, stores each one durably, and guarantees every stored order is placed at the exchange. " +
 		"A 201 means the order and its placement job are committed; placement is retried until the exchange acknowledges it."
 	return humago.New(mux, cfg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 
@@ -43,7 +44,15 @@ var overrideNewError = sync.OnceFunc(func() {
 		if status == http.StatusInternalServerError {
 			return internalError()
 		}
-		return problem(status, msg, errs...)
+		m := problem(status, msg, errs...)
+		if em, ok := m.(*huma.ErrorModel); ok {
+			for _, d := range em.Errors {
+				if d.Location == "body" || !echoable(d.Value) {
+					d.Value = nil
+				}
+			}
+		}
+		return m
 	}
 })
 
@@ -73,5 +82,21 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 	default:
 		log.ErrorContext(ctx, "request failed", "operation", op, "err", err)
 		return internalError()
+	}
+}
+
+// echoable reports whether a rejected value is worth echoing in a problem
+// document: short strings and finite numbers help the client; the whole
+// body, objects, long strings and ±Inf (not even valid JSON) do not.
+func echoable(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return len(v) <= 64
+	case float64:
+		return !math.IsInf(v, 0) && !math.IsNaN(v)
+	case bool, nil:
+		return true
+	default:
+		return false
 	}
 }

@@ -66,12 +66,6 @@ type load struct {
 	gaveUp   int             // orders that never got a 201
 }
 
-func (l *load) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.created)
-}
-
 // sendOrders sends n distinct orders through workers, each with its own
 // Idempotency-Key, so a request lost to a crash is retried on any instance
 // without placing the order twice. Each order is retried until it gets a 201

@@ -196,14 +196,7 @@ var opsHTTPModule = fx.Module("http",
 // startServer listens in OnStart, so a taken port fails start-up, and shuts
 // down gracefully in OnStop: no new connections, in-flight requests finish.
 func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, log *slog.Logger) {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(h, log)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", c.Addr)
@@ -225,4 +218,19 @@ func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, lo
 			return srv.Shutdown(ctx)
 		},
 	})
+}
+
+// newServer bounds every phase of a connection, so slow or idle clients
+// cannot hold the server's resources: headers must arrive within 5 s, a
+// request (body included, at most 64 KiB) within 30 s.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
