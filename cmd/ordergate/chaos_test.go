@@ -232,20 +232,27 @@ func waitDrained(t *testing.T, base string, limit time.Duration) time.Duration {
 var fastFailover = []string{"--exchange-timeout", "1s", "--lease", "2s", "--retry-base", "20ms", "--retry-max", "200ms", "--breaker-open", "200ms", "--dispatch-concurrency", "32", "--shutdown-grace", "2s"}
 
 // TestChaosThreeInstancesOnePostgresWithAKill is issue 3's many-instances
-// proof: three ordergate processes share one PostgreSQL database and one
-// exchange-sim; one is SIGKILLed mid-load and restarted.
+// proof: three ordergate processes in the three roles (all, api,
+// dispatcher) share one PostgreSQL database and one exchange-sim; the one
+// that both serves and dispatches is SIGKILLed mid-load and restarted.
 func TestChaosThreeInstancesOnePostgresWithAKill(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	sim := startSim(t, "--latency", "20ms", "--failure-rate", "0.1")
-	args := append([]string{"--db", dsn, "--exchange", sim.url("")}, fastFailover...)
-	insts := []*process{start(t, args...), start(t, args...), start(t, args...)}
-	ts := newTargets(insts...)
+	args := func(role string) []string {
+		return append([]string{"--db", dsn, "--exchange", sim.url(""), "--role", role}, fastFailover...)
+	}
+	insts := []*process{start(t, args("all")...), start(t, args("api")...), start(t, args("dispatcher")...)}
+	ts := newTargets(insts[0], insts[1]) // the dispatcher-only instance serves no orders
+	if code := status(t, insts[2], "/readyz"); code != 200 {
+		t.Fatalf("dispatcher instance /readyz = %d; want 200", code)
+	}
 
 	const orders = 600
 	done := make(chan *load)
 	go func() { done <- sendOrders(ts, orders, 12, 30*time.Second) }()
 
-	// Kill instance 1 once a quarter of the load is in, restart it at half.
+	// Kill the all-role instance once a quarter of the load is in (it holds
+	// leases on jobs then), restart it at half.
 	var l *load
 	var lastKill time.Time
 	watch := time.NewTicker(5 * time.Millisecond)
@@ -255,15 +262,15 @@ func TestChaosThreeInstancesOnePostgresWithAKill(t *testing.T) {
 		select {
 		case l = <-done:
 		case <-watch.C:
-			n := countOrders(insts[0])
+			n := countOrders(insts[1])
 			if !killed && n >= orders/4 {
-				insts[1].kill()
-				ts.set(1, "")
+				insts[0].kill()
+				ts.set(0, "")
 				lastKill, killed = time.Now(), true
 			}
 			if killed && !restarted && n >= orders/2 {
-				insts[1] = start(t, args...)
-				ts.set(1, insts[1].url(""))
+				insts[0] = start(t, args("all")...)
+				ts.set(0, insts[0].url(""))
 				restarted = true
 			}
 		}
@@ -271,9 +278,9 @@ func TestChaosThreeInstancesOnePostgresWithAKill(t *testing.T) {
 	if !killed || !restarted {
 		t.Fatalf("the load finished before the kill (killed %v, restarted %v)", killed, restarted)
 	}
-	drain := waitDrained(t, insts[0].url(""), 60*time.Second)
-	t.Logf("instances: 3, killed: 1; drained %s after the load, %s after the kill", drain.Round(time.Millisecond), time.Since(lastKill).Round(time.Millisecond))
-	checkInvariants(t, insts[0].url(""), sim, l)
+	drain := waitDrained(t, insts[1].url(""), 60*time.Second)
+	t.Logf("instances: 3 (all, api, dispatcher), killed: 1; drained %s after the load, %s after the kill", drain.Round(time.Millisecond), time.Since(lastKill).Round(time.Millisecond))
+	checkInvariants(t, insts[1].url(""), sim, l)
 }
 
 // countOrders is how many orders an instance can see, -1 if it does not answer.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/fx"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -93,5 +95,21 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("migrate left no database: %v", err)
+	}
+}
+
+// TestWiringIsValidForEveryRole checks the fx graph of each role without
+// running any constructor.
+func TestWiringIsValidForEveryRole(t *testing.T) {
+	for _, role := range []string{roleAll, roleAPI, roleDispatcher} {
+		t.Run(role, func(t *testing.T) {
+			c, err := parseConfig("ordergate", []string{"--role", role}, env(nil), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fx.ValidateApp(appOptions(c, slog.New(slog.NewTextHandler(io.Discard, nil)))...); err != nil {
+				t.Errorf("role %s: %v", role, err)
+			}
+		})
 	}
 }

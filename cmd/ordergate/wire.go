@@ -21,6 +21,11 @@ import (
 // newApp composes the service from its modules. Extra options let tests
 // replace or decorate any part (fx.Replace, fx.Decorate).
 func newApp(c config, log *slog.Logger, extra ...fx.Option) *fx.App {
+	return fx.New(appOptions(c, log, extra...)...)
+}
+
+// appOptions lists the modules an instance in c.Role runs.
+func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 	opts := []fx.Option{
 		fx.WithLogger(func() fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log}
@@ -47,7 +52,7 @@ func newApp(c config, log *slog.Logger, extra ...fx.Option) *fx.App {
 	} else {
 		opts = append(opts, opsHTTPModule)
 	}
-	return fx.New(append(opts, extra...)...)
+	return append(opts, extra...)
 }
 
 // systemClock is the real clock.
