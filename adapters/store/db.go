@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,6 +43,11 @@ var migrationFiles embed.FS
 type DB struct {
 	db      *bun.DB
 	dialect string
+
+	creates   chan createReq
+	closing   chan struct{}
+	batchers  sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // IsPostgres reports whether dsn selects PostgreSQL rather than a SQLite file.
@@ -79,6 +85,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err := d.Ping(ctx); err != nil {
 		d.db.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", Redact(dsn), err)
+	}
+	// SQLite has one writer: one committer. PostgreSQL commits in parallel.
+	if d.dialect == SQLite {
+		d.startBatchers(1)
+	} else {
+		d.startBatchers(4)
 	}
 	return d, nil
 }
@@ -128,8 +140,13 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+// Close stops group commits, once those under way are done, and closes the
+// database.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() { close(d.closing) })
+	d.batchers.Wait()
+	return d.db.Close()
+}
 
 // migrationLockKey is the PostgreSQL advisory lock that serializes
 // migrations of instances starting at once ("ordergate" in ASCII).

@@ -90,24 +90,19 @@ func (r *orderRow) toDomain() (domain.Order, error) {
 
 // Create stores o and its placement job, due at once, in one transaction.
 // It returns an error wrapping domain.ErrConflict if o.ID is already stored.
+// Concurrent calls share transactions (group commit); each returns only
+// once its order is committed, with its own error.
 func (d *DB) Create(ctx context.Context, o domain.Order) error {
-	row := toRow(o)
-	job := &jobRow{OrderID: row.ID, DueAt: row.CreatedAt}
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-			return err
-		}
-		_, err := tx.NewInsert().Model(job).Exec(ctx)
-		return err
-	})
-	switch {
-	case err == nil:
-		return nil
-	case isUniqueViolation(err):
-		return fmt.Errorf("store: order %s: %w", o.ID, domain.ErrConflict)
-	default:
-		return fmt.Errorf("store: create order %s: %w", o.ID, err)
+	r := createReq{row: toRow(o), id: o.ID, done: make(chan error, 1)}
+	select {
+	case d.creates <- r:
+	case <-d.closing:
+		return errClosed
+	case <-ctx.Done():
+		// Not queued yet: nothing was written.
+		return fmt.Errorf("store: create order %s: %w", o.ID, ctx.Err())
 	}
+	return <-r.done
 }
 
 // Order returns the order with the given ID, or an error wrapping

@@ -461,6 +461,54 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 	})
 
+	t.Run("concurrent creates commit together, a bad one fails alone", func(t *testing.T) {
+		db := open(t)
+		dup := newOrder(t, t0, false)
+		mustCreate(t, db, dup)
+		const n = 100
+		errs := make([]error, n)
+		orders := make([]domain.Order, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			orders[i] = newOrder(t, t0.Add(time.Duration(i+1)*time.Millisecond), i%2 == 0)
+			if i%25 == 0 {
+				orders[i].ID = dup.ID // four duplicates among them
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Create(ctx, orders[i])
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if i%25 == 0 {
+				if !errors.Is(err, domain.ErrConflict) {
+					t.Errorf("duplicate %d: %v; want ErrConflict", i, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("order %d: %v", i, err)
+				continue
+			}
+			if _, err := db.Order(ctx, orders[i].ID); err != nil {
+				t.Errorf("order %d acknowledged but not stored: %v", i, err)
+			}
+		}
+		if o, j := count(t, db, "orders"), count(t, db, "placement_jobs"); o != n-4+1 || j != o {
+			t.Errorf("%d orders, %d jobs; want %d of each", o, j, n-4+1)
+		}
+	})
+
+	t.Run("create after close fails", func(t *testing.T) {
+		db := open(t)
+		db.Close()
+		if err := db.Create(ctx, newOrder(t, t0, false)); err == nil {
+			t.Error("Create after Close succeeded")
+		}
+	})
+
 	t.Run("migrate is idempotent", func(t *testing.T) {
 		db := open(t)
 		mustCreate(t, db, newOrder(t, t0, false))
