@@ -122,12 +122,13 @@ func (p Price) String() string {
 
 // AppendText appends the String form of p to b.
 func (p Price) AppendText(b []byte) []byte {
-	c := int64(p)
-	if c < 0 {
+	// Unsigned, so that negating math.MinInt64 cannot overflow.
+	c := uint64(p)
+	if p < 0 {
 		b = append(b, '-')
 		c = -c
 	}
-	b = strconv.AppendInt(b, c/100, 10)
+	b = strconv.AppendUint(b, c/100, 10)
 	b = append(b, '.', byte('0'+c%100/10), byte('0'+c%10))
 	return b
 }

@@ -3,9 +3,13 @@ package exchange_test
 import (
 	"context"
 	"errors"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ordergate/ordergate/adapters/exchange"
 	"github.com/ordergate/ordergate/domain"
@@ -13,6 +17,7 @@ import (
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
+// order returns a new valid market order with a fresh ID.
 func order(t *testing.T) domain.Order {
 	t.Helper()
 	o, err := domain.New(domain.NewID(t0), t0, domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1})
@@ -31,119 +36,296 @@ func newSim(t *testing.T, cfg exchange.SimConfig) *exchange.Sim {
 	return s
 }
 
+// always makes the simulator's dice return v: below FailureRate fails, at
+// or above it succeeds.
 func always(v float64) func() float64 { return func() float64 { return v } }
 
-func TestSimFailsWithTheReferenceMessage(t *testing.T) {
+func TestSimFailsAtOnceWithTheReferenceMessage(t *testing.T) {
+	// An hour of latency: if the failure path waited, the test would time out.
 	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Hour, Rand: always(0.05)})
-	err := s.Place(context.Background(), order(t)) // fails at once: the hour of latency is never waited
+	o := order(t)
+	err := s.Place(context.Background(), o)
 	if !errors.Is(err, exchange.ErrUnavailable) {
-		t.Fatalf("error = %v; want ErrUnavailable", err)
+		t.Fatalf("Place error = %v; want ErrUnavailable", err)
 	}
 	if got, want := err.Error(), "Failed to place order at stock exchange. Connection not available"; got != want {
 		t.Errorf("message = %q; want %q", got, want)
 	}
 	if errors.Is(err, domain.ErrRejected) {
-		t.Error("the connection error must be transient, not ErrRejected")
+		t.Error("the connection failure matches ErrRejected; it must be transient")
 	}
-	if got := s.Stats(); got != (exchange.SimStats{Calls: 1, Failures: 1}) {
-		t.Errorf("stats = %+v", got)
+	if diff := cmp.Diff(exchange.SimStats{Calls: 1, Failures: 1}, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	if got := s.Placements(o.ID); got != 0 {
+		t.Errorf("Placements = %d after a failed call; want 0", got)
 	}
 }
 
-func TestSimPlacesOnceAndAcknowledgesRepeats(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Millisecond, Rand: always(0.5)})
-	o := order(t)
-	for range 3 {
-		if err := s.Place(context.Background(), o); err != nil {
-			t.Fatal(err)
+func TestSimFailureRateDecides(t *testing.T) {
+	tests := []struct {
+		rate, dice float64
+		fail       bool
+	}{
+		{0, 0, false},
+		{0.1, 0, true},
+		{0.1, 0.0999, true},
+		{0.1, 0.1, false},
+		{0.1, 0.9999, false},
+		{1, 0.9999, true},
+	}
+	for _, tt := range tests {
+		s := newSim(t, exchange.SimConfig{FailureRate: tt.rate, Rand: always(tt.dice)})
+		err := s.Place(context.Background(), order(t))
+		if got := errors.Is(err, exchange.ErrUnavailable); got != tt.fail || (!tt.fail && err != nil) {
+			t.Errorf("rate %v, dice %v: Place error = %v; want failure %v", tt.rate, tt.dice, err, tt.fail)
 		}
 	}
-	if got := s.Placements(o.ID); got != 1 {
-		t.Errorf("placements = %d; want 1", got)
+}
+
+func TestSimPlacesAfterTheLatency(t *testing.T) {
+	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Millisecond, Rand: always(0.5)})
+	o := order(t)
+	if err := s.Place(context.Background(), o); err != nil {
+		t.Fatalf("Place error: %v", err)
 	}
-	if got := s.Stats(); got != (exchange.SimStats{Calls: 3, Placed: 1, Duplicates: 2}) {
-		t.Errorf("stats = %+v; want 3 calls, 1 placed, 2 duplicates", got)
+	if got := s.Placements(o.ID); got != 1 {
+		t.Errorf("Placements = %d; want 1", got)
+	}
+	if diff := cmp.Diff([]domain.ID{o.ID}, s.PlacedIDs()); diff != "" {
+		t.Errorf("PlacedIDs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(exchange.SimStats{Calls: 1, Placed: 1}, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+func TestSimAcknowledgesRepeatsWithoutPlacingTwice(t *testing.T) {
+	s := newSim(t, exchange.SimConfig{Rand: always(0.5)})
+	o, other := order(t), order(t)
+	for range 3 {
+		if err := s.Place(context.Background(), o); err != nil {
+			t.Fatalf("Place error: %v", err)
+		}
+	}
+	if err := s.Place(context.Background(), other); err != nil {
+		t.Fatalf("Place error: %v", err)
+	}
+	if got := s.Placements(o.ID); got != 1 {
+		t.Errorf("Placements(repeated) = %d; want 1", got)
+	}
+	if got := s.Placements(domain.NewID(t0)); got != 0 {
+		t.Errorf("Placements(never sent) = %d; want 0", got)
+	}
+	if diff := cmp.Diff(exchange.SimStats{Calls: 4, Placed: 2, Duplicates: 2}, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	if got := len(s.PlacedIDs()); got != 2 {
+		t.Errorf("len(PlacedIDs) = %d; want 2", got)
+	}
+}
+
+func TestSimRepeatAfterAFailureIsThePlacement(t *testing.T) {
+	// The dispatcher's retry after ErrUnavailable must place the order: the
+	// failed call placed nothing, so the retry is no duplicate.
+	dice := []float64{0.05, 0.5, 0.5}
+	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Rand: func() float64 { d := dice[0]; dice = dice[1:]; return d }})
+	o := order(t)
+	wantErrs := []error{exchange.ErrUnavailable, nil, nil}
+	for i, want := range wantErrs {
+		if err := s.Place(context.Background(), o); !errors.Is(err, want) {
+			t.Fatalf("call %d: Place error = %v; want %v", i+1, err, want)
+		}
+	}
+	if diff := cmp.Diff(exchange.SimStats{Calls: 3, Failures: 1, Placed: 1, Duplicates: 1}, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
 
 func TestSimMissingOrderIsPermanent(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{Rand: always(0.5)})
-	if err := s.Place(context.Background(), domain.Order{}); !errors.Is(err, domain.ErrRejected) {
-		t.Errorf("error = %v; want ErrRejected", err)
+	tests := []struct {
+		name string
+		dice float64
+	}{
+		{"dice say succeed", 0.5},
+		// A permanent refusal must not be masked by a transient failure.
+		{"dice say fail", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Hour, Rand: always(tt.dice)})
+			err := s.Place(context.Background(), domain.Order{Quantity: 1})
+			if !errors.Is(err, domain.ErrRejected) {
+				t.Fatalf("Place error = %v; want ErrRejected", err)
+			}
+			if errors.Is(err, exchange.ErrUnavailable) || !strings.Contains(err.Error(), "order is missing") {
+				t.Errorf("Place error = %q; want only the missing-order refusal", err)
+			}
+			if diff := cmp.Diff(exchange.SimStats{Calls: 1, Rejected: 1}, s.Stats()); diff != "" {
+				t.Errorf("stats (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
-func TestSimHonoursCancellation(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{Latency: time.Hour, Rand: always(0.5)})
+func TestSimCancelDuringTheLatency(t *testing.T) {
+	// Rand runs after the up-front context check and just before the wait,
+	// so once it has run, only the wait itself can notice the cancellation.
+	rolled := make(chan struct{})
+	s := newSim(t, exchange.SimConfig{Latency: time.Hour, Rand: func() float64 { close(rolled); return 0.5 }})
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := order(t)
 	done := make(chan error, 1)
-	go func() { done <- s.Place(ctx, order(t)) }()
+	go func() { done <- s.Place(ctx, o) }()
+	<-rolled
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.Canceled) || errors.Is(err, domain.ErrRejected) {
-			t.Errorf("error = %v; want a transient context.Canceled", err)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Place error = %v; want one wrapping context.Canceled", err)
+		}
+		if errors.Is(err, domain.ErrRejected) || errors.Is(err, exchange.ErrUnavailable) {
+			t.Errorf("Place error = %v; want a transient error that is not the simulated failure", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Place did not return after its context was cancelled")
 	}
-	if got := s.Stats().Placed; got != 0 {
-		t.Errorf("placed = %d after a cancelled call; want 0", got)
+	if diff := cmp.Diff(exchange.SimStats{Calls: 1, Cancelled: 1}, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	if got := s.Placements(o.ID); got != 0 {
+		t.Errorf("Placements = %d after a cancelled call; want 0", got)
+	}
+}
+
+func TestSimDeadlineEndsTheWait(t *testing.T) {
+	s := newSim(t, exchange.SimConfig{Latency: time.Hour, Rand: always(0.5)})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Place(ctx, order(t)) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Place error = %v; want context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Place did not return after its deadline")
+	}
+}
+
+func TestSimAlreadyCancelledPlacesNothing(t *testing.T) {
+	// Latency 0 never waits, so only the up-front check can stop the call.
+	s := newSim(t, exchange.SimConfig{Rand: always(0.5)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := order(t)
+	if err := s.Place(ctx, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Place error = %v; want context.Canceled", err)
+	}
+	if got := s.Placements(o.ID); got != 0 {
+		t.Errorf("Placements = %d after a cancelled call; want 0", got)
 	}
 }
 
 func TestNewSimValidates(t *testing.T) {
-	for _, cfg := range []exchange.SimConfig{{FailureRate: -0.1}, {FailureRate: 1.1}, {Latency: -time.Second}} {
-		if _, err := exchange.NewSim(cfg); err == nil {
-			t.Errorf("NewSim(%+v) succeeded; want an error", cfg)
-		}
+	tests := []struct {
+		name  string
+		cfg   exchange.SimConfig
+		field string // in the error, or "" for a valid config
+	}{
+		{"zero value", exchange.SimConfig{}, ""},
+		{"defaults", exchange.SimConfig{FailureRate: exchange.DefaultFailureRate, Latency: exchange.DefaultLatency}, ""},
+		{"always fails", exchange.SimConfig{FailureRate: 1}, ""},
+		{"negative rate", exchange.SimConfig{FailureRate: -0.1}, "FailureRate"},
+		{"rate above 1", exchange.SimConfig{FailureRate: 1.1}, "FailureRate"},
+		{"NaN rate", exchange.SimConfig{FailureRate: math.NaN()}, "FailureRate"},
+		{"infinite rate", exchange.SimConfig{FailureRate: math.Inf(1)}, "FailureRate"},
+		{"negative latency", exchange.SimConfig{Latency: -time.Nanosecond}, "Latency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := exchange.NewSim(tt.cfg)
+			if tt.field == "" {
+				if err != nil || s == nil {
+					t.Errorf("NewSim(%+v) = %v, %v; want a simulator", tt.cfg, s, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("NewSim(%+v) error = %v; want an error naming %s", tt.cfg, err, tt.field)
+			}
+		})
+	}
+}
+
+func TestSimDefaultsAreTheReference(t *testing.T) {
+	if exchange.DefaultFailureRate != 0.1 || exchange.DefaultLatency != 500*time.Millisecond {
+		t.Errorf("defaults = %v, %s; want 0.1 and 500ms", exchange.DefaultFailureRate, exchange.DefaultLatency)
 	}
 }
 
 func TestSimConcurrentCounts(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{Rand: always(0.5)})
-	var orders []domain.Order
-	for range 1000 {
-		orders = append(orders, order(t))
+	s := newSim(t, exchange.SimConfig{})
+	const n, workers = 1000, 8
+	orders := make([]domain.Order, n)
+	for i := range orders {
+		orders[i] = order(t)
 	}
 	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for w := range workers {
+		wg.Go(func() {
 			for i, o := range orders {
-				if i%8 == w || i%10 == 0 { // every tenth order is placed by all 8 workers
+				// Every tenth order is sent by all workers at about the
+				// same time, the rest by one worker each.
+				if i%workers == w || i%10 == 0 {
 					if err := s.Place(context.Background(), o); err != nil {
 						t.Error(err)
 					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	st := s.Stats()
-	// 1000 orders; the 100 multiples of 10 get 8 calls each, the rest 1.
-	if st.Placed != 1000 || st.Calls != 900+100*8 || st.Duplicates != 100*7 {
-		t.Errorf("stats = %+v; want 1000 placed, 1700 calls, 700 duplicates", st)
+
+	// The 100 multiples of 10 get 8 calls each, the other 900 orders one.
+	want := exchange.SimStats{Calls: 900 + 100*workers, Placed: n, Duplicates: 100 * (workers - 1)}
+	if diff := cmp.Diff(want, s.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 	for _, o := range orders {
-		if n := s.Placements(o.ID); n != 1 {
-			t.Fatalf("order %s placed %d times; want 1", o.ID, n)
+		if got := s.Placements(o.ID); got != 1 {
+			t.Fatalf("order %s placed %d times; want 1", o.ID, got)
+		}
+	}
+	ids := s.PlacedIDs()
+	if len(ids) != n {
+		t.Fatalf("len(PlacedIDs) = %d; want %d", len(ids), n)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1].String() >= ids[i].String() {
+			t.Fatalf("PlacedIDs not in ID order at %d: %s, %s", i, ids[i-1], ids[i])
 		}
 	}
 }
 
-func TestSimDefaultFailureShare(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{FailureRate: 0.1})
+func TestSimReferenceFailureShare(t *testing.T) {
+	s := newSim(t, exchange.SimConfig{FailureRate: exchange.DefaultFailureRate})
 	o := order(t)
 	const n = 20000
 	for range n {
 		_ = s.Place(context.Background(), o)
 	}
-	share := float64(s.Stats().Failures) / n
-	// 0.1 ± 0.02 is more than 9 standard deviations (0.0021) wide: this
-	// fails only if the rate is wrong.
+	st := s.Stats()
+	share := float64(st.Failures) / n
+	// The standard deviation of the share is sqrt(0.1*0.9/20000) = 0.0021,
+	// so 0.08..0.12 is over 9 of them either side: a failure means the rate
+	// is wrong, not bad luck.
 	if share < 0.08 || share > 0.12 {
-		t.Errorf("failure share over %d calls = %.4f; want about 0.1", n, share)
+		t.Errorf("failure share over %d calls = %.4f; want 0.1 ± 0.02", n, share)
+	}
+	if st.Calls != n || st.Placed != 1 || st.Failures+st.Placed+st.Duplicates != n {
+		t.Errorf("stats = %+v; want %d calls that failed, placed once, or were acknowledged", st, n)
 	}
 }
