@@ -9,7 +9,7 @@ ARGS        ?=
 # only Go) the tests still run, without it.
 RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test test-short lint generate openapi check-generate fuzz ci
+.PHONY: run build test test-short lint generate openapi check-generate fuzz bench ci
 
 ## run: serve on 127.0.0.1:8080 with SQLite (ordergate.db) and the simulated exchange
 run:
@@ -59,6 +59,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePrice$$' -fuzztime $(FUZZTIME) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISIN$$' -fuzztime $(FUZZTIME) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzPlaceOrderBody$$' -fuzztime $(FUZZTIME) ./adapters/httpapi
+
+## bench: measure ordergate against its ceilings (BENCH_SHORT=1: a smoke run under a minute)
+bench:
+	$(GO) run ./cmd/ordergate-bench $(if $(BENCH_SHORT),--short) $(BENCH_ARGS)
 
 ## ci: what .ci/run runs once PostgreSQL is up
 ci: lint check-generate test

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -20,10 +21,15 @@ var ErrCircuitOpen = errors.New("exchange circuit breaker is open")
 
 // BreakerConfig tunes a Breaker. Zero fields take the defaults.
 type BreakerConfig struct {
-	// Failures is how many consecutive failed calls open the circuit
-	// (default 20: at the simulator's 10 % failure rate, chance alone opens
-	// it about once in 10^20 calls).
+	// Failures is how many consecutive failed calls open the circuit,
+	// provided the exchange also gave no answer for Quiet (default 20).
 	Failures uint32
+	// Quiet is how long the exchange must have gone without a successful
+	// answer before failures open the circuit (default 5 s). Without it, a
+	// burst of calls at high concurrency would trip a healthy exchange:
+	// failures return at once while successes take their time, so the first
+	// few dozen results can all be failures.
+	Quiet time.Duration
 	// OpenFor is how long the circuit stays open before one probe call is
 	// let through (default 5 s).
 	OpenFor time.Duration
@@ -38,6 +44,9 @@ type BreakerConfig struct {
 type Breaker struct {
 	inner ports.Exchange
 	cb    *gobreaker.CircuitBreaker[struct{}]
+	// lastAnswer is when the exchange last answered (success or refusal),
+	// in Unix nanoseconds.
+	lastAnswer atomic.Int64
 }
 
 // NewBreaker wraps inner in a circuit breaker.
@@ -48,31 +57,41 @@ func NewBreaker(inner ports.Exchange, cfg BreakerConfig) *Breaker {
 	if cfg.OpenFor == 0 {
 		cfg.OpenFor = 5 * time.Second
 	}
+	if cfg.Quiet == 0 {
+		cfg.Quiet = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("component", "exchange-breaker")
-	return &Breaker{
-		inner: inner,
-		cb: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:        "exchange",
-			MaxRequests: 1,
-			Timeout:     cfg.OpenFor,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= cfg.Failures },
-			IsSuccessful: func(err error) bool {
-				return err == nil || errors.Is(err, domain.ErrRejected)
-			},
-			// A call cut short by our own shutdown says nothing about the exchange.
-			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-			OnStateChange: func(_ string, from, to gobreaker.State) {
-				level := slog.LevelWarn
-				if to == gobreaker.StateClosed {
-					level = slog.LevelInfo
-				}
-				log.Log(context.Background(), level, "exchange circuit "+to.String(), "from", from.String(), "to", to.String())
-			},
-		}),
-	}
+	b := &Breaker{inner: inner}
+	b.lastAnswer.Store(time.Now().UnixNano()) // a fresh start gets a full quiet period
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "exchange",
+		MaxRequests: 1,
+		Timeout:     cfg.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			quietFor := time.Since(time.Unix(0, b.lastAnswer.Load()))
+			return c.ConsecutiveFailures >= cfg.Failures && quietFor >= cfg.Quiet
+		},
+		IsSuccessful: func(err error) bool {
+			answered := err == nil || errors.Is(err, domain.ErrRejected)
+			if answered {
+				b.lastAnswer.Store(time.Now().UnixNano())
+			}
+			return answered
+		},
+		// A call cut short by our own shutdown says nothing about the exchange.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			level := slog.LevelWarn
+			if to == gobreaker.StateClosed {
+				level = slog.LevelInfo
+			}
+			log.Log(context.Background(), level, "exchange circuit "+to.String(), "from", from.String(), "to", to.String())
+		},
+	})
+	return b
 }
 
 // Place calls the exchange unless the circuit is open.

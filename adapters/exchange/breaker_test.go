@@ -24,7 +24,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		}
 		return nil
 	}}
-	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Failures: 3, OpenFor: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Failures: 3, Quiet: time.Nanosecond, OpenFor: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	o := order(t)
 	ctx := context.Background()
 
@@ -74,5 +74,19 @@ func TestBreakerCountsRefusalsAsAnswers(t *testing.T) {
 	}
 	if b.State() != "closed" {
 		t.Errorf("state after refusals = %s; want closed: the exchange is up", b.State())
+	}
+}
+
+// TestBreakerIgnoresABurstOfFailuresFromAHealthyExchange is the case that
+// consecutive failures alone get wrong: at high concurrency, instant
+// failures come back before slow successes.
+func TestBreakerIgnoresABurstOfFailuresFromAHealthyExchange(t *testing.T) {
+	inner := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return exchange.ErrUnavailable }}
+	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Failures: 3, Quiet: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	for range 100 {
+		_ = b.Place(context.Background(), order(t))
+	}
+	if b.State() != "closed" {
+		t.Errorf("state after 100 failures within the quiet period = %s; want closed", b.State())
 	}
 }

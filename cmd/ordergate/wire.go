@@ -96,7 +96,7 @@ var exchangeModule = fx.Module("exchange",
 			if err != nil {
 				return nil, err
 			}
-			return exchange.NewBreaker(inner, exchange.BreakerConfig{OpenFor: c.BreakerOpen, Logger: log}), nil
+			return exchange.NewBreaker(inner, exchange.BreakerConfig{OpenFor: c.BreakerOpen, Quiet: c.BreakerOpen, Logger: log}), nil
 		},
 	),
 )

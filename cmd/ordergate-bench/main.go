@@ -1,0 +1,136 @@
+// Command ordergate-bench measures ordergate against its own limits and
+// prints a table of figures and ratios measured side by side in one run:
+//
+//	go run ./cmd/ordergate-bench [--short] [--postgres URL]
+//
+// For SQLite, and for PostgreSQL when --postgres (or
+// ORDERGATE_TEST_POSTGRES_DSN) is set, it measures: the HTTP ceiling (the
+// same Huma stack and validation with storage switched off, in a server
+// process of its own) and the storage ceiling (the store's Create called
+// directly); POST /orders through the real server; latency at half the
+// measured peak; POST with the exchange failing every call and with 10 s
+// calls; dispatch throughput against the exchange-bound ideal and the time
+// from commit to placed; POST throughput and claim time with a million
+// orders stored; and the server's peak RSS. Loopback only; every load is
+// bounded in time.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ordergate/ordergate/adapters/httpapi"
+	"github.com/ordergate/ordergate/adapters/store"
+	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+func main() {
+	if slices.Contains(os.Args[1:], "serve-ceiling") {
+		if err := serveCeiling(); err != nil {
+			fmt.Fprintln(os.Stderr, "ordergate-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ordergate-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type opts struct {
+	short       bool
+	postgres    string
+	bin, self   string
+	workers     int
+	d           time.Duration
+	dispatchN   int
+	scaleN      int
+	concurrency int // the dispatcher's, ordergate's default
+	only        string
+}
+
+// want reports whether section (1..7) is to run.
+func (o opts) want(section string) bool {
+	return o.only == "" || strings.Contains(","+o.only+",", ","+section+",")
+}
+
+func run(args []string) error {
+	var o opts
+	fs := flag.NewFlagSet("ordergate-bench", flag.ContinueOnError)
+	fs.BoolVar(&o.short, "short", os.Getenv("BENCH_SHORT") == "1", "smoke-test sizes: the whole run in under a minute, figures not meaningful")
+	fs.StringVar(&o.postgres, "postgres", os.Getenv("ORDERGATE_TEST_POSTGRES_DSN"), "PostgreSQL URL; empty skips PostgreSQL")
+	fs.IntVar(&o.workers, "concurrency", 64, "concurrent HTTP clients and store callers")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.d, o.dispatchN, o.scaleN, o.concurrency = 10*time.Second, 12000, 1_000_000, app.DefaultConcurrency
+	if o.short {
+		o.d, o.dispatchN, o.scaleN = time.Second, 300, 5000
+	}
+	dir, err := os.MkdirTemp("", "ordergate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	o.bin = filepath.Join(dir, "ordergate")
+	if out, err := exec.Command("go", "build", "-o", o.bin, "./cmd/ordergate").CombinedOutput(); err != nil {
+		return fmt.Errorf("build ordergate: %v\n%s", err, out)
+	}
+	if o.self, err = os.Executable(); err != nil {
+		return err
+	}
+
+	host, _ := os.Hostname()
+	fmt.Printf("ordergate-bench on %s: %d CPUs, %s, concurrency %d, %s per run, short=%v\n\n", host, numCPU(), goVersion(), o.workers, o.d, o.short)
+	for _, db := range []string{store.SQLite, store.Postgres} {
+		if db == store.Postgres && o.postgres == "" {
+			fmt.Println("PostgreSQL: skipped (no --postgres or ORDERGATE_TEST_POSTGRES_DSN)")
+			continue
+		}
+		fresh := func(tag string) (string, func(), error) { return freshDB(o, dir, db, tag) }
+		if err := benchDB(o, db, fresh); err != nil {
+			return fmt.Errorf("%s: %w", db, err)
+		}
+	}
+	return nil
+}
+
+// serveCeiling serves the real HTTP API with a store that keeps nothing:
+// the most POST /orders can do with storage switched off.
+func serveCeiling() error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	svc := app.NewService(nullStore{}, nil, clock{}, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	return (&http.Server{Handler: httpapi.Handler(svc, httpapi.Health{DB: nullStore{}}, log), ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
+}
+
+type nullStore struct{}
+
+func (nullStore) Create(context.Context, domain.Order) error { return nil }
+func (nullStore) Order(context.Context, domain.ID) (domain.Order, error) {
+	return domain.Order{}, domain.ErrNotFound
+}
+func (nullStore) List(context.Context, ports.ListQuery) ([]domain.Order, error) { return nil, nil }
+func (nullStore) Ping(context.Context) error                                    { return nil }
+
+type clock struct{}
+
+func (clock) Now() time.Time { return time.Now() }
