@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -11,7 +12,7 @@ import (
 	"github.com/ordergate/ordergate/domain"
 )
 
-// maxBatch bounds how many orders one group commit writes.
+// maxBatch bounds how many writes one group commit carries.
 const maxBatch = 256
 
 // batchTimeout bounds one group commit. A caller waits for its batch even
@@ -19,98 +20,175 @@ const maxBatch = 256
 // behind an error answer.
 const batchTimeout = 30 * time.Second
 
-// errClosed is returned by Create after Close.
+// errClosed is returned by writes after Close.
 var errClosed = errors.New("store: closed")
 
-// createReq is one Create waiting for a group commit.
-type createReq struct {
-	row  *orderRow
-	id   domain.ID
+// groupCommit coalesces concurrent writes of one kind into shared
+// transactions. Each committer takes the writes waiting when it is free, up
+// to maxBatch, and commits them together: under load many writes share one
+// commit (and one fsync); alone, a write commits at once. If a shared
+// commit fails, each write is retried in a transaction of its own, so one
+// bad write fails alone and every caller gets its own result.
+type groupCommit[T any] struct {
+	in      chan groupReq[T]
+	closing chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	// all writes every item in one transaction.
+	all func(ctx context.Context, items []T) error
+	// one writes a single item in its own transaction.
+	one func(ctx context.Context, item T) error
+}
+
+type groupReq[T any] struct {
+	item T
 	done chan error
 }
 
-// startBatchers starts n committers. Each takes the creates waiting when
-// it is free, up to maxBatch, and commits them in one transaction: under
-// load, many orders share one commit (and one fsync); alone, an order
-// commits at once.
-func (d *DB) startBatchers(n int) {
-	d.creates = make(chan createReq)
-	d.closing = make(chan struct{})
-	for range n {
-		d.batchers.Add(1)
-		go func() {
-			defer d.batchers.Done()
-			batch := make([]createReq, 0, maxBatch)
-			for {
-				select {
-				case <-d.closing:
-					return
-				case r := <-d.creates:
-					batch = append(batch[:0], r)
-				}
-			more:
-				for len(batch) < maxBatch {
-					select {
-					case r := <-d.creates:
-						batch = append(batch, r)
-					default:
-						break more
-					}
-				}
-				d.commitBatch(batch)
-			}
-		}()
+func newGroupCommit[T any](committers int, all func(context.Context, []T) error, one func(context.Context, T) error) *groupCommit[T] {
+	g := &groupCommit[T]{in: make(chan groupReq[T]), closing: make(chan struct{}), all: all, one: one}
+	for range committers {
+		g.wg.Add(1)
+		go g.run()
 	}
+	return g
 }
 
-// commitBatch writes every order of batch and its job in one transaction.
-// If that fails, it writes each in a transaction of its own, so that one
-// bad order (a duplicate ID, say) fails alone.
-func (d *DB) commitBatch(batch []createReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	if len(batch) > 1 {
-		rows := make([]*orderRow, len(batch))
-		jobs := make([]*jobRow, len(batch))
-		for i, r := range batch {
-			rows[i] = r.row
-			jobs[i] = &jobRow{OrderID: r.row.ID, DueAt: r.row.CreatedAt}
+func (g *groupCommit[T]) run() {
+	defer g.wg.Done()
+	batch := make([]groupReq[T], 0, maxBatch)
+	items := make([]T, 0, maxBatch)
+	for {
+		select {
+		case <-g.closing:
+			return
+		case r := <-g.in:
+			batch = append(batch[:0], r)
 		}
-		err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
-				return err
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-g.in:
+				batch = append(batch, r)
+			default:
+				break more
 			}
-			_, err := tx.NewInsert().Model(&jobs).Exec(ctx)
-			return err
-		})
-		if err == nil {
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		items = items[:0]
+		for _, r := range batch {
+			items = append(items, r.item)
+		}
+		if len(batch) > 1 && g.all(ctx, items) == nil {
 			for _, r := range batch {
 				r.done <- nil
 			}
-			return
+		} else {
+			for _, r := range batch {
+				r.done <- g.one(ctx, r.item)
+			}
 		}
-	}
-	for _, r := range batch {
-		r.done <- d.createOne(ctx, r.row, r.id)
+		cancel()
 	}
 }
 
-// createOne writes one order and its job in one transaction.
-func (d *DB) createOne(ctx context.Context, row *orderRow, id domain.ID) error {
-	job := &jobRow{OrderID: row.ID, DueAt: row.CreatedAt}
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-			return err
-		}
-		_, err := tx.NewInsert().Model(job).Exec(ctx)
+// do queues item and waits until it is committed or has failed.
+func (g *groupCommit[T]) do(ctx context.Context, item T) error {
+	r := groupReq[T]{item: item, done: make(chan error, 1)}
+	select {
+	case g.in <- r:
+	case <-g.closing:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err() // not queued: nothing was written
+	}
+	return <-r.done
+}
+
+// close stops the committers once the batches under way are done.
+func (g *groupCommit[T]) close() {
+	g.once.Do(func() { close(g.closing) })
+	g.wg.Wait()
+}
+
+// insertWithJobs inserts orders and a placement job for each, due when the
+// order was created, with one statement per table.
+func insertWithJobs(ctx context.Context, tx bun.Tx, rows ...*orderRow) error {
+	jobs := make([]*jobRow, len(rows))
+	for i, r := range rows {
+		jobs[i] = &jobRow{OrderID: r.ID, DueAt: r.CreatedAt}
+	}
+	if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 		return err
+	}
+	_, err := tx.NewInsert().Model(&jobs).Exec(ctx)
+	return err
+}
+
+func (d *DB) createAll(ctx context.Context, rows []*orderRow) error {
+	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return insertWithJobs(ctx, tx, rows...)
+	})
+}
+
+// createOne writes one order and its job in one transaction.
+func (d *DB) createOne(ctx context.Context, row *orderRow) error {
+	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return insertWithJobs(ctx, tx, row)
 	})
 	switch {
 	case err == nil:
 		return nil
 	case isUniqueViolation(err):
-		return fmt.Errorf("store: order %s: %w", id, domain.ErrConflict)
+		return fmt.Errorf("store: order %s: %w", row.ID, domain.ErrConflict)
 	default:
-		return fmt.Errorf("store: create order %s: %w", id, err)
+		return fmt.Errorf("store: create order %s: %w", row.ID, err)
 	}
+}
+
+// completion is one acknowledged placement to record.
+type completion struct {
+	id      string
+	at      time.Time
+	attempt int
+}
+
+func (d *DB) completeAll(ctx context.Context, cs []completion) error {
+	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		ids := make([]string, len(cs))
+		for i, c := range cs {
+			if err := markPlaced(ctx, tx, c); err != nil {
+				return err
+			}
+			ids[i] = c.id
+		}
+		_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id IN (?)", bun.List(ids)).Exec(ctx)
+		return err
+	})
+}
+
+func (d *DB) completeOne(ctx context.Context, c completion) error {
+	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := markPlaced(ctx, tx, c); err != nil {
+			return err
+		}
+		_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", c.id).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: complete order %s: %w", c.id, err)
+	}
+	return nil
+}
+
+// markPlaced records the acknowledgement on a pending order; an order no
+// longer pending is left as it is.
+func markPlaced(ctx context.Context, tx bun.Tx, c completion) error {
+	_, err := tx.NewUpdate().Model((*orderRow)(nil)).
+		Set("status = ?", string(domain.Placed)).
+		Set("placed_at = ?", c.at.UTC()).
+		Set("placement_attempts = ?", c.attempt).
+		Where("id = ?", c.id).Where("status = ?", string(domain.Pending)).
+		Exec(ctx)
+	return err
 }

@@ -44,10 +44,23 @@ type DB struct {
 	db      *bun.DB
 	dialect string
 
-	creates   chan createReq
-	closing   chan struct{}
-	batchers  sync.WaitGroup
-	closeOnce sync.Once
+	// Concurrent creates and completions share transactions.
+	creates   *groupCommit[*orderRow]
+	completes *groupCommit[completion]
+	// wmu serializes this process's SQLite write transactions. SQLite runs
+	// one writer at a time anyway; queueing here hands the lock over at
+	// once, where contending connections would wait in SQLite's busy
+	// handler, which polls with sleeps of up to 100 ms.
+	wmu sync.Mutex
+}
+
+// writeTx runs fn in a write transaction.
+func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if d.dialect == SQLite {
+		d.wmu.Lock()
+		defer d.wmu.Unlock()
+	}
+	return d.db.RunInTx(ctx, nil, fn)
 }
 
 // IsPostgres reports whether dsn selects PostgreSQL rather than a SQLite file.
@@ -87,11 +100,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("store: connect to %s: %w", Redact(dsn), err)
 	}
 	// SQLite has one writer: one committer. PostgreSQL commits in parallel.
-	if d.dialect == SQLite {
-		d.startBatchers(1)
-	} else {
-		d.startBatchers(4)
+	committers := 1
+	if d.dialect == Postgres {
+		committers = 4
 	}
+	d.creates = newGroupCommit(committers, d.createAll, d.createOne)
+	d.completes = newGroupCommit(committers, d.completeAll, d.completeOne)
 	return d, nil
 }
 
@@ -143,8 +157,8 @@ func (d *DB) Ping(ctx context.Context) error {
 // Close stops group commits, once those under way are done, and closes the
 // database.
 func (d *DB) Close() error {
-	d.closeOnce.Do(func() { close(d.closing) })
-	d.batchers.Wait()
+	d.creates.close()
+	d.completes.close()
 	return d.db.Close()
 }
 

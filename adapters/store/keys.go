@@ -30,23 +30,18 @@ type keyRow struct {
 // wrapping domain.ErrKeyReused if that order asked for something else.
 func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain.Order) (domain.Order, bool, error) {
 	row := toRow(o)
-	job := &jobRow{OrderID: row.ID, DueAt: row.CreatedAt}
 	k := &keyRow{Key: string(key), Fingerprint: o.Fingerprint(), OrderID: row.ID, CreatedAt: row.CreatedAt}
 	// Two tries: a key purged between our failed insert and our read is
 	// free again.
 	for range 2 {
-		err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			// The key goes in first: a concurrent request with the same key
 			// waits here (PostgreSQL) or behind the write lock (SQLite), then
 			// fails on the primary key and writes nothing.
 			if _, err := tx.NewInsert().Model(k).Exec(ctx); err != nil {
 				return err
 			}
-			if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-				return err
-			}
-			_, err := tx.NewInsert().Model(job).Exec(ctx)
-			return err
+			return insertWithJobs(ctx, tx, row)
 		})
 		if err == nil {
 			return o, false, nil

@@ -93,16 +93,13 @@ func (r *orderRow) toDomain() (domain.Order, error) {
 // Concurrent calls share transactions (group commit); each returns only
 // once its order is committed, with its own error.
 func (d *DB) Create(ctx context.Context, o domain.Order) error {
-	r := createReq{row: toRow(o), id: o.ID, done: make(chan error, 1)}
-	select {
-	case d.creates <- r:
-	case <-d.closing:
-		return errClosed
-	case <-ctx.Done():
-		// Not queued yet: nothing was written.
-		return fmt.Errorf("store: create order %s: %w", o.ID, ctx.Err())
+	if err := d.creates.do(ctx, toRow(o)); err != nil {
+		if errors.Is(err, domain.ErrConflict) || errors.Is(err, errClosed) {
+			return err
+		}
+		return fmt.Errorf("store: create order %s: %w", o.ID, err)
 	}
-	return <-r.done
+	return nil
 }
 
 // Order returns the order with the given ID, or an error wrapping

@@ -26,7 +26,7 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 	}
 	now, until := c.Now.UTC(), c.Now.Add(c.Lease).UTC()
 	var jobs []ports.Job
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var got []claimed
 		var q *bun.RawQuery
 		if d.dialect == Postgres {
@@ -87,24 +87,9 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 // Complete marks the job's order placed at the given time and deletes the
 // job. Completing an order that is no longer pending changes nothing and
 // succeeds: the exchange's acknowledgement stands whoever held the lease.
+// Concurrent completions share transactions (group commit).
 func (d *DB) Complete(ctx context.Context, j ports.Job, at time.Time) error {
-	id := j.Order.ID.String()
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().Model((*orderRow)(nil)).
-			Set("status = ?", string(domain.Placed)).
-			Set("placed_at = ?", at.UTC()).
-			Set("placement_attempts = ?", j.Attempt).
-			Where("id = ?", id).Where("status = ?", string(domain.Pending)).
-			Exec(ctx); err != nil {
-			return err
-		}
-		_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", id).Exec(ctx)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: complete order %s: %w", id, err)
-	}
-	return nil
+	return d.completes.do(ctx, completion{id: j.Order.ID.String(), at: at, attempt: j.Attempt})
 }
 
 // Retry makes the job due again at due and records cause as the order's
@@ -112,7 +97,7 @@ func (d *DB) Complete(ctx context.Context, j ports.Job, at time.Time) error {
 // was claimed again or settled since j was claimed.
 func (d *DB) Retry(ctx context.Context, j ports.Job, due time.Time, cause string) error {
 	id := j.Order.ID.String()
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*jobRow)(nil)).
 			Set("due_at = ?", due.UTC()).
 			Set("lease_owner = NULL").
@@ -139,7 +124,7 @@ func (d *DB) Retry(ctx context.Context, j ports.Job, due time.Time, cause string
 // or settled since j was claimed.
 func (d *DB) Reject(ctx context.Context, j ports.Job, cause string) error {
 	id := j.Order.ID.String()
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewDelete().Model((*jobRow)(nil)).
 			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
 			Exec(ctx)

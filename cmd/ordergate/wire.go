@@ -122,21 +122,8 @@ var serviceModule = fx.Module("service",
 		return app.NewService(orders, keys, clock, wake)
 	}),
 	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, clock ports.Clock, log *slog.Logger) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		lc.Append(fx.Hook{
-			OnStart: func(context.Context) error {
-				go func() {
-					defer close(done)
-					app.PurgeKeys(ctx, keys, clock, app.DefaultKeyRetention, time.Hour, log)
-				}()
-				return nil
-			},
-			OnStop: func(context.Context) error {
-				cancel()
-				<-done
-				return nil
-			},
+		runInBackground(lc, "idempotency key purge", func(ctx context.Context) {
+			app.PurgeKeys(ctx, keys, clock, app.DefaultKeyRetention, time.Hour, log)
 		})
 	}),
 )
@@ -157,26 +144,7 @@ var dispatcherModule = fx.Module("dispatcher",
 				return nil, err
 			}
 			// The dispatcher owns its context; OnStop cancels it and waits.
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			lc.Append(fx.Hook{
-				OnStart: func(context.Context) error {
-					go func() {
-						defer close(done)
-						_ = d.Run(ctx)
-					}()
-					return nil
-				},
-				OnStop: func(stopCtx context.Context) error {
-					cancel()
-					select {
-					case <-done:
-						return nil
-					case <-stopCtx.Done():
-						return errors.New("dispatcher did not stop in time; its leases expire on their own")
-					}
-				},
-			})
+			runInBackground(lc, "dispatcher", func(ctx context.Context) { _ = d.Run(ctx) })
 			return d, nil
 		},
 		func(d *app.Dispatcher) waker { return d.Wake },
@@ -238,4 +206,30 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// runInBackground runs fn on its own context from OnStart; OnStop cancels
+// that context and waits for fn to return, or gives up when the stop
+// deadline passes.
+func runInBackground(lc fx.Lifecycle, name string, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				fn(ctx)
+			}()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stopCtx.Done():
+				return errors.New(name + " did not stop in time")
+			}
+		},
+	})
 }
