@@ -46,6 +46,9 @@ type DispatcherConfig struct {
 	Jitter func(max time.Duration) time.Duration
 	// Logger receives the dispatcher's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics receives each attempt's outcome and each order's time from
+	// commit to placement (default: discarded).
+	Metrics ports.Metrics
 }
 
 // Defaults of DispatcherConfig.
@@ -125,6 +128,9 @@ func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clo
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
 	}
 	return &Dispatcher{
 		outbox:   outbox,
@@ -285,7 +291,9 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]ports.Job, error) {
 // context exchange calls run under; its cancellation means shutdown.
 func (d *Dispatcher) process(calls context.Context, j ports.Job) {
 	ctx, cancel := context.WithTimeout(calls, d.cfg.CallTimeout)
+	start := time.Now()
 	err := d.exchange.Place(ctx, j.Order)
+	took := time.Since(start)
 	cancel()
 
 	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(calls), settleTimeout)
@@ -295,22 +303,27 @@ func (d *Dispatcher) process(calls context.Context, j ports.Job) {
 	var settleErr error
 	switch {
 	case err == nil:
+		d.cfg.Metrics.PlacementAttempt(ports.OutcomePlaced, took)
 		settleErr = d.outbox.Complete(settle, j, now)
 		if settleErr == nil {
-			log.Info("order placed")
+			d.cfg.Metrics.OrderPlaced(now.Sub(j.Order.CreatedAt))
+			log.Info("order placed", "status", domain.Placed)
 		}
 	case errors.Is(err, domain.ErrRejected):
+		d.cfg.Metrics.PlacementAttempt(ports.OutcomeRejected, took)
 		settleErr = d.outbox.Reject(settle, j, err.Error())
 		if settleErr == nil {
-			log.Info("order rejected by the exchange", "reason", err.Error())
+			log.Info("order rejected by the exchange", "status", domain.Rejected, "reason", err.Error())
 		}
 	case calls.Err() != nil:
 		// Shutdown cut the call short: hand the job back at once.
+		d.cfg.Metrics.PlacementAttempt(ports.OutcomeInterrupted, took)
 		settleErr = d.outbox.Retry(settle, j, now, "placement interrupted by shutdown")
 		if settleErr == nil {
 			log.Info("placement interrupted by shutdown; job released")
 		}
 	default:
+		d.cfg.Metrics.PlacementAttempt(ports.OutcomeFailed, took)
 		due := now.Add(d.Backoff(j.Attempt))
 		settleErr = d.outbox.Retry(settle, j, due, err.Error())
 		if settleErr == nil {

@@ -22,22 +22,46 @@ const (
 
 // Service runs the order use cases.
 type Service struct {
-	orders ports.Orders
-	keys   ports.Keys
-	clock  ports.Clock
-	wake   func()
+	orders  ports.Orders
+	keys    ports.Keys
+	clock   ports.Clock
+	wake    func()
+	metrics ports.Metrics
+}
+
+// ServiceOption configures a Service.
+type ServiceOption func(*Service)
+
+// WithMetrics makes the Service count the orders it commits in m.
+func WithMetrics(m ports.Metrics) ServiceOption {
+	return func(s *Service) {
+		if m != nil {
+			s.metrics = m
+		}
+	}
 }
 
 // NewService returns a Service that stores orders in orders (and, for
 // requests with an idempotency key, in keys) and reads the time from clock.
 // wake, if not nil, is called after each order is committed; pass
 // Dispatcher.Wake so placement starts at once.
-func NewService(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake func()) *Service {
+func NewService(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake func(), opts ...ServiceOption) *Service {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Service{orders: orders, keys: keys, clock: clock, wake: wake}
+	s := &Service{orders: orders, keys: keys, clock: clock, wake: wake, metrics: nopMetrics{}}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
+
+// nopMetrics discards measurements.
+type nopMetrics struct{}
+
+func (nopMetrics) OrderCreated()                          {}
+func (nopMetrics) PlacementAttempt(string, time.Duration) {}
+func (nopMetrics) OrderPlaced(time.Duration)              {}
 
 // PlaceOrder validates spec, then stores the order and its placement job in
 // one transaction. When it returns nil the order is durable and its
@@ -52,6 +76,7 @@ func (s *Service) PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Orde
 	if err := s.orders.Create(ctx, o); err != nil {
 		return domain.Order{}, fmt.Errorf("store order %s: %w", o.ID, err)
 	}
+	s.metrics.OrderCreated()
 	s.wake()
 	return o, nil
 }
@@ -71,6 +96,7 @@ func (s *Service) PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey,
 		return domain.Order{}, false, fmt.Errorf("store order %s under idempotency key: %w", o.ID, err)
 	}
 	if !replayed {
+		s.metrics.OrderCreated()
 		s.wake()
 	}
 	return stored, replayed, nil

@@ -50,33 +50,50 @@ type Health struct {
 }
 
 // NewAPI returns a Huma API on mux serving the OpenAPI document at
-// /openapi.json and /openapi.yaml and docs at /docs. It leaves out Huma's
-// $schema links: the bodies are exactly what the contract lists.
+// /openapi.json and /openapi.yaml, and docs at /docs rendered on the server
+// (no script from a CDN). It leaves out Huma's $schema links: the bodies
+// are exactly what the contract lists.
 func NewAPI(mux *http.ServeMux) huma.API {
 	overrideNewError()
 	cfg := huma.DefaultConfig("ordergate", Version)
 	cfg.CreateHooks = nil // no $schema field, no Link header
+	cfg.DocsPath = ""     // Huma's page loads its renderer from unpkg.com; docs.go serves one that does not
 	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Info.Description = "Accepts stock orders, stores each one durably, and guarantees every stored order is placed at the exchange. " +
 		"A 201 means the order and its placement job are committed; placement is retried until the exchange acknowledges it."
-	return humago.New(mux, cfg)
+	api := humago.New(mux, cfg)
+	mux.Handle("GET /docs", docsHandler(api))
+	return api
 }
 
 // Handler returns the whole HTTP API: every operation, with panics answered
-// by the contract's 500 body.
-func Handler(svc Service, h Health, log *slog.Logger) http.Handler {
+// by the contract's 500 body and one access log line per request.
+func Handler(svc Service, h Health, log *slog.Logger, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	Register(NewAPI(mux), svc, h, log)
-	return Recover(mux, log)
+	return wrap(mux, log, opts)
 }
 
-// OpsHandler returns only the health endpoints, for an instance that runs
-// the dispatcher and no order API.
-func OpsHandler(h Health, log *slog.Logger) http.Handler {
+// OpsHandler returns only the health, metrics and docs endpoints, for an
+// instance that runs the dispatcher and no order API.
+func OpsHandler(h Health, log *slog.Logger, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	api := NewAPI(mux)
 	registerOps(api, h, log)
-	return Recover(mux, log)
+	return wrap(mux, log, opts)
+}
+
+// wrap adds /metrics (if asked for), panic recovery, request IDs and the
+// access log around mux.
+func wrap(mux *http.ServeMux, log *slog.Logger, opts []Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.metrics != nil {
+		mux.Handle("GET /metrics", o.metrics)
+	}
+	return accessLog(Recover(mux, log), log, o.observer)
 }
 
 // OpenAPI returns the OpenAPI document as YAML, byte for byte what the
@@ -138,6 +155,58 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 	}), h.listOrders)
 
 	registerOps(api, health, log)
+	documentExamples(api)
+}
+
+// documentExamples gives the error schemas Huma ships, and the responses
+// that use them, the examples the document promises for every field.
+func documentExamples(api huma.API) {
+	oas := api.OpenAPI()
+	schemas := oas.Components.Schemas.Map()
+	if d, ok := schemas["ErrorDetail"]; ok {
+		for name, ex := range map[string]any{"location": "body.quantity", "message": "expected number >= 1", "value": 0} {
+			if p, ok := d.Properties[name]; ok && len(p.Examples) == 0 {
+				p.Examples = []any{ex}
+			}
+		}
+	}
+	if m, ok := schemas["ErrorModel"]; ok {
+		if p, ok := m.Properties["errors"]; ok && len(p.Examples) == 0 {
+			p.Examples = []any{[]any{map[string]any{"location": "body.quantity", "message": "expected number >= 1", "value": 0}}}
+		}
+	}
+	invalid := huma.ErrorModel{
+		Title:  "Unprocessable Entity",
+		Status: http.StatusUnprocessableEntity,
+		Detail: "validation failed",
+		Errors: []*huma.ErrorDetail{{Location: "body.quantity", Message: "expected number >= 1", Value: 0}},
+	}
+	example := Order{
+		ID: "0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", CreatedAt: Timestamp(time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC)),
+		Type: "limit", Side: "buy", Instrument: "US0378331005", Quantity: 10, Status: "pending",
+	}
+	price := Money(12345)
+	example.LimitPrice = &price
+	for _, item := range oas.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post} {
+			if op == nil {
+				continue
+			}
+			for code, r := range op.Responses {
+				for _, mt := range r.Content {
+					if mt.Example != nil {
+						continue
+					}
+					switch {
+					case code == "422":
+						mt.Example = invalid
+					case op.OperationID == "place-order" && code == "201", op.OperationID == "get-order" && code == "200":
+						mt.Example = example
+					}
+				}
+			}
+		}
+	}
 }
 
 func registerOps(api huma.API, health Health, log *slog.Logger) {
@@ -360,7 +429,7 @@ func Recover(next http.Handler, log *slog.Logger) http.Handler {
 			if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
 				panic(v)
 			}
-			log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, `{"message":"`+InternalMessage+`"}`)

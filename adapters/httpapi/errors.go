@@ -80,7 +80,7 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 	case errors.Is(err, domain.ErrConflict):
 		return huma.Error409Conflict("conflict with the stored state")
 	default:
-		log.ErrorContext(ctx, "request failed", "operation", op, "err", err)
+		log.ErrorContext(ctx, "request failed", "operation", op, "request_id", RequestID(ctx), "err", err)
 		return internalError()
 	}
 }

@@ -159,3 +159,31 @@ func leaseHeld(res interface{ RowsAffected() (int64, error) }, err error) error 
 	}
 	return nil
 }
+
+// OutboxStats counts the pending placement jobs and finds the oldest. Order
+// IDs are time-ordered, so the smallest pending ID is the oldest order; both
+// figures come from the job table's primary key, without touching orders.
+func (d *DB) OutboxStats(ctx context.Context) (ports.OutboxStats, error) {
+	var row struct {
+		N      int64   `bun:"n"`
+		Oldest *string `bun:"oldest"`
+	}
+	// PostgreSQL 15 has no min(uuid); the primary key's first entry is as cheap.
+	oldest := `SELECT order_id FROM placement_jobs ORDER BY order_id LIMIT 1`
+	if d.dialect == Postgres {
+		oldest = `SELECT order_id::text FROM placement_jobs ORDER BY order_id LIMIT 1`
+	}
+	q := `SELECT (SELECT count(*) FROM placement_jobs) AS n, (` + oldest + `) AS oldest`
+	if err := d.db.NewRaw(q).Scan(ctx, &row); err != nil {
+		return ports.OutboxStats{}, fmt.Errorf("store: outbox stats: %w", err)
+	}
+	st := ports.OutboxStats{Pending: row.N}
+	if row.Oldest != nil {
+		id, err := domain.ParseID(*row.Oldest)
+		if err != nil {
+			return ports.OutboxStats{}, fmt.Errorf("store: outbox stats: oldest job %q: %w", *row.Oldest, err)
+		}
+		st.Oldest = id
+	}
+	return st, nil
+}

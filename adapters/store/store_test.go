@@ -325,6 +325,27 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 	})
 
+	t.Run("outbox stats count pending jobs and find the oldest", func(t *testing.T) {
+		db := open(t)
+		st, err := db.OutboxStats(ctx)
+		if err != nil || st.Pending != 0 || !st.Oldest.IsZero() {
+			t.Fatalf("empty outbox stats = %+v, %v; want 0 pending, no oldest", st, err)
+		}
+		older, newer := newOrder(t, t0, false), newOrder(t, t0.Add(time.Second), true)
+		mustCreate(t, db, newer)
+		mustCreate(t, db, older)
+		if st, err = db.OutboxStats(ctx); err != nil || st.Pending != 2 || st.Oldest != older.ID {
+			t.Fatalf("stats = %+v, %v; want 2 pending, oldest %s", st, err, older.ID)
+		}
+		j := mustClaim(t, db, t0, 1)[0]
+		if err := db.Complete(ctx, j, t0); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = db.OutboxStats(ctx); err != nil || st.Pending != 1 || st.Oldest != newer.ID {
+			t.Errorf("stats after placing the older = %+v, %v; want 1 pending, oldest %s", st, err, newer.ID)
+		}
+	})
+
 	t.Run("retry reschedules and records the error", func(t *testing.T) {
 		db := open(t)
 		o := newOrder(t, t0, false)

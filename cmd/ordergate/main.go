@@ -6,6 +6,7 @@
 //	ordergate [flags]          serve (apply migrations, then run the API and dispatcher)
 //	ordergate migrate [flags]  apply database migrations and exit
 //	ordergate openapi          print the OpenAPI document as YAML
+//	ordergate healthcheck      exit 0 if the instance at --addr answers /healthz (for container health checks)
 //
 // Every flag has an environment variable: --sim-failure-rate is
 // ORDERGATE_SIM_FAILURE_RATE. Run "ordergate -h" for the list.
@@ -18,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 {
 		switch args[0] {
-		case "serve", "migrate", "openapi":
+		case "serve", "migrate", "openapi", "healthcheck":
 			cmd, args = args[0], args[1:]
 		}
 	}
@@ -63,6 +66,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		_, err = stdout.Write(doc)
 		return err
+	case "healthcheck":
+		c, err := parseConfig("ordergate healthcheck", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return healthcheck(ctx, c.Addr)
 	case "migrate":
 		c, err := parseConfig("ordergate migrate", args, getenv, stderr)
 		if err != nil {
@@ -85,6 +94,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, c, newLogger(stderr, c.LogLevel))
 	}
+}
+
+// healthcheck asks the instance serving on addr for /healthz. A wildcard
+// host (0.0.0.0, ::, empty) is reached on loopback.
+func healthcheck(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: --addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
+	}
+	return nil
 }
 
 // newLogger logs text to a terminal and JSON to anything else, where a log

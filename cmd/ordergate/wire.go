@@ -13,6 +13,7 @@ import (
 
 	"github.com/ordergate/ordergate/adapters/exchange"
 	"github.com/ordergate/ordergate/adapters/httpapi"
+	"github.com/ordergate/ordergate/adapters/metrics"
 	"github.com/ordergate/ordergate/adapters/store"
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/ports"
@@ -40,6 +41,7 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 		fx.Supply(c, log),
 		storeModule,
 		exchangeModule,
+		metricsModule,
 		serviceModule,
 	}
 	if c.Role != roleAPI {
@@ -81,6 +83,7 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.Orders { return db },
 		func(db *store.DB) ports.Outbox { return db },
 		func(db *store.DB) ports.Keys { return db },
+		func(db *store.DB) ports.OutboxStater { return db },
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
 			return httpapi.Health{DB: db, Exchange: b.State}
 		},
@@ -117,9 +120,20 @@ func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, e
 	return sim, nil
 }
 
+// metricsModule provides the Prometheus registry that every other module
+// reports to and /metrics serves.
+var metricsModule = fx.Module("metrics",
+	fx.Provide(
+		func(outbox ports.OutboxStater, b *exchange.Breaker, clock ports.Clock, log *slog.Logger) *metrics.Metrics {
+			return metrics.New(metrics.Config{Outbox: outbox, Breaker: b.State, Clock: clock, Logger: log})
+		},
+		func(m *metrics.Metrics) ports.Metrics { return m },
+	),
+)
+
 var serviceModule = fx.Module("service",
-	fx.Provide(func(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake waker) *app.Service {
-		return app.NewService(orders, keys, clock, wake)
+	fx.Provide(func(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake waker, m ports.Metrics) *app.Service {
+		return app.NewService(orders, keys, clock, wake, app.WithMetrics(m))
 	}),
 	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, clock ports.Clock, log *slog.Logger) {
 		runInBackground(lc, "idempotency key purge", func(ctx context.Context) {
@@ -130,7 +144,7 @@ var serviceModule = fx.Module("service",
 
 var dispatcherModule = fx.Module("dispatcher",
 	fx.Provide(
-		func(lc fx.Lifecycle, c config, log *slog.Logger, outbox ports.Outbox, ex ports.Exchange, clock ports.Clock) (*app.Dispatcher, error) {
+		func(lc fx.Lifecycle, c config, log *slog.Logger, outbox ports.Outbox, ex ports.Exchange, clock ports.Clock, m ports.Metrics) (*app.Dispatcher, error) {
 			d, err := app.NewDispatcher(outbox, ex, clock, app.DispatcherConfig{
 				Concurrency:   c.DispatchConcurrency,
 				Lease:         c.Lease,
@@ -139,6 +153,7 @@ var dispatcherModule = fx.Module("dispatcher",
 				RetryMax:      c.RetryMax,
 				ShutdownGrace: c.ShutdownGrace,
 				Logger:        log,
+				Metrics:       m,
 			})
 			if err != nil {
 				return nil, err
@@ -153,15 +168,15 @@ var dispatcherModule = fx.Module("dispatcher",
 )
 
 var httpModule = fx.Module("http",
-	fx.Provide(func(svc *app.Service, h httpapi.Health, log *slog.Logger) http.Handler {
-		return httpapi.Handler(svc, h, log)
+	fx.Provide(func(svc *app.Service, h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
+		return httpapi.Handler(svc, h, log, httpapi.WithMetrics(m, m))
 	}),
 	fx.Invoke(startServer),
 )
 
 var opsHTTPModule = fx.Module("http",
-	fx.Provide(func(h httpapi.Health, log *slog.Logger) http.Handler {
-		return httpapi.OpsHandler(h, log)
+	fx.Provide(func(h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
+		return httpapi.OpsHandler(h, log, httpapi.WithMetrics(m, m))
 	}),
 	fx.Invoke(startServer),
 )

@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// RequestIDHeader carries a request's ID: honoured when the client sends a
+// usable one, generated otherwise, and echoed in every answer.
+const RequestIDHeader = "X-Request-ID"
+
+// Observer is told of every answered request, for metrics; route is the
+// matched route pattern ("/orders/{id}"), or "unmatched".
+type Observer interface {
+	ObserveRequest(method, route string, status int, took time.Duration)
+}
+
+// Option configures Handler and OpsHandler.
+type Option func(*options)
+
+type options struct {
+	observer Observer
+	metrics  http.Handler
+}
+
+// WithMetrics serves metrics at GET /metrics and reports every request to
+// observer; a *metrics.Metrics is both.
+func WithMetrics(metrics http.Handler, observer Observer) Option {
+	return func(o *options) { o.metrics, o.observer = metrics, observer }
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the ID of the request ctx belongs to, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// validRequestID accepts 1 to 128 visible ASCII characters: enough for any
+// tracing scheme, and safe to log and echo.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	for i := 0; i < len(b); i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog gives each request an ID, then writes one log line per request
+// (method, route, path, status, duration, request ID) at info and reports
+// it to observer, if any. The ServeMux that routes the request records the
+// pattern it matched, which names the route.
+func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		took := time.Since(start)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		// ServeMux records the pattern it matched on the request it was given.
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		} else if _, path, ok := cutMethod(route); ok {
+			route = path
+		}
+		if observer != nil {
+			observer.ObserveRequest(r.Method, route, status, took)
+		}
+		if log.Enabled(r.Context(), slog.LevelInfo) {
+			log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Duration("duration", took),
+				slog.String("request_id", id),
+			)
+		}
+	})
+}
+
+// cutMethod splits "POST /orders" into its method and path.
+func cutMethod(pattern string) (method, path string, ok bool) {
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == ' ' {
+			return pattern[:i], pattern[i+1:], true
+		}
+	}
+	return "", pattern, false
+}

@@ -1,0 +1,200 @@
+// Package metrics exports ordergate's measurements in the Prometheus text
+// format with prometheus/client_golang: HTTP requests by route and status
+// and their durations, orders created, the outbox's depth and the age of
+// its oldest order, placement attempts by outcome and their durations, the
+// time from commit to placement, and the exchange circuit breaker's state.
+// The core reports through ports.Metrics; the HTTP layer through
+// ObserveRequest; the outbox and breaker are read at scrape time.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+var _ ports.Metrics = (*Metrics)(nil)
+
+// Config says where the scrape-time figures come from.
+type Config struct {
+	// Outbox, if set, is counted at each scrape: outbox depth and the age
+	// of the oldest pending order.
+	Outbox ports.OutboxStater
+	// Breaker, if set, names the exchange circuit breaker's state
+	// ("closed", "half-open" or "open") at each scrape.
+	Breaker func() string
+	// Clock tells the time for ages (default: the system clock).
+	Clock ports.Clock
+	// Logger receives scrape-time failures (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Metrics is a Prometheus registry holding ordergate's metrics. It
+// implements ports.Metrics for the core, ObserveRequest for the HTTP layer,
+// and serves the registry as an http.Handler.
+type Metrics struct {
+	reg     *prometheus.Registry
+	handler http.Handler
+
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	ordersCreated   prometheus.Counter
+	attempts        *prometheus.CounterVec
+	attemptDuration *prometheus.HistogramVec
+	placement       prometheus.Histogram
+}
+
+// New returns Metrics registered in a registry of its own, with the Go
+// runtime and process collectors.
+func New(cfg Config) *Metrics {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordergate_http_requests_total",
+			Help: "HTTP requests answered, by method, route pattern and status code.",
+		}, []string{"method", "route", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ordergate_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by method and route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		ordersCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ordergate_orders_created_total",
+			Help: "Orders committed (with their placement job) by this process.",
+		}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordergate_placement_attempts_total",
+			Help: "Exchange calls made by this process's dispatcher, by outcome: placed, rejected, failed (retried) or interrupted (shutdown).",
+		}, []string{"outcome"}),
+		attemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ordergate_placement_attempt_duration_seconds",
+			Help:    "Duration of one exchange call, by outcome.",
+			Buckets: []float64{.001, .01, .05, .1, .25, .5, .75, 1, 2.5, 5, 10},
+		}, []string{"outcome"}),
+		placement: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ordergate_placement_latency_seconds",
+			Help:    "Time from an order's commit to the exchange's acknowledgement, for orders this process placed.",
+			Buckets: []float64{.1, .25, .5, .6, .75, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.requestDuration, m.ordersCreated, m.attempts, m.attemptDuration, m.placement,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Outbox != nil {
+		m.reg.MustRegister(&outboxCollector{stats: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger})
+	}
+	if cfg.Breaker != nil {
+		m.reg.MustRegister(&breakerCollector{state: cfg.Breaker})
+	}
+	// Every outcome shows from the start, at zero, so rate() works at once.
+	for _, o := range []string{ports.OutcomePlaced, ports.OutcomeRejected, ports.OutcomeFailed, ports.OutcomeInterrupted} {
+		m.attempts.WithLabelValues(o)
+	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)})
+	return m
+}
+
+// Registry returns the registry, to add collectors of one's own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ServeHTTP serves the metrics in the Prometheus text format.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// ObserveRequest records one answered HTTP request. route is the matched
+// route pattern ("/orders/{id}"), never the raw path, so label values stay
+// few.
+func (m *Metrics) ObserveRequest(method, route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(method, route).Observe(took.Seconds())
+}
+
+// OrderCreated counts one committed order.
+func (m *Metrics) OrderCreated() { m.ordersCreated.Inc() }
+
+// PlacementAttempt records one exchange call.
+func (m *Metrics) PlacementAttempt(outcome string, took time.Duration) {
+	m.attempts.WithLabelValues(outcome).Inc()
+	m.attemptDuration.WithLabelValues(outcome).Observe(took.Seconds())
+}
+
+// OrderPlaced records an order's time from commit to placement.
+func (m *Metrics) OrderPlaced(sinceCommit time.Duration) {
+	m.placement.Observe(sinceCommit.Seconds())
+}
+
+// scrapeTimeout bounds the outbox query a scrape runs.
+const scrapeTimeout = 5 * time.Second
+
+var (
+	outboxDepthDesc = prometheus.NewDesc("ordergate_outbox_depth",
+		"Orders waiting for placement (unsettled placement jobs), across all instances sharing the database.", nil, nil)
+	oldestPendingDesc = prometheus.NewDesc("ordergate_outbox_oldest_pending_age_seconds",
+		"Age of the oldest order still waiting for placement; 0 when none waits.", nil, nil)
+	breakerDesc = prometheus.NewDesc("ordergate_exchange_circuit_state",
+		"Exchange circuit breaker state: 1 for the current state, 0 for the others.", []string{"state"}, nil)
+)
+
+// outboxCollector reads the outbox at scrape time.
+type outboxCollector struct {
+	stats ports.OutboxStater
+	clock ports.Clock
+	log   *slog.Logger
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxDepthDesc
+	ch <- oldestPendingDesc
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	st, err := c.stats.OutboxStats(ctx)
+	if err != nil {
+		c.log.Error("metrics: read outbox", "err", err)
+		ch <- prometheus.NewInvalidMetric(outboxDepthDesc, err)
+		return
+	}
+	age := 0.0
+	if !st.Oldest.IsZero() {
+		age = max(0, c.clock.Now().Sub(domain.IDTime(st.Oldest)).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(outboxDepthDesc, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(oldestPendingDesc, prometheus.GaugeValue, age)
+}
+
+// breakerCollector reads the circuit breaker's state at scrape time.
+type breakerCollector struct {
+	state func() string
+}
+
+func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
+
+func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.state()
+	for _, s := range []string{"closed", "half-open", "open"} {
+		v := 0.0
+		if s == now {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, s)
+	}
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
