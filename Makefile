@@ -2,14 +2,30 @@
 # every test (PostgreSQL ones too when ORDERGATE_TEST_POSTGRES_DSN is set).
 
 GO          ?= go
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ARGS        ?=
+
+# Build with the patched toolchain go.mod names (go1.26.10: fixes for
+# net/http, crypto/tls, crypto/x509 and html/template that govulncheck
+# reports in go1.26.8), downloaded through the module proxy when the local
+# Go is older. A GOTOOLCHAIN set in the environment wins.
+GOTOOLCHAIN ?= auto
+export GOTOOLCHAIN
+
+# Developer tools, pinned in tools/go.mod and built into .tools/bin.
+TOOLS      := $(CURDIR)/.tools/bin
+GOLANGCI   := $(TOOLS)/golangci-lint
+GOVULN     := $(TOOLS)/govulncheck
+OAPI       := $(TOOLS)/oapi-codegen
+INDEXDB    := $(TOOLS)/indexdb
+# Redocly CLI from the npm registry, installed into .tools/node.
+REDOCLY_VERSION ?= 2.77.0
+REDOCLY    := $(CURDIR)/.tools/node/node_modules/.bin/redocly
 
 # The race detector needs cgo and a C compiler; without them (a machine with
 # only Go) the tests still run, without it.
 RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test test-short lint generate openapi check-generate fuzz bench ci
+.PHONY: run build test test-short lint golangci-lint fmt-check vulncheck openapi-lint tools generate openapi client check-generate fuzz bench ci
 
 ## run: serve on 127.0.0.1:8080 with SQLite (ordergate.db) and the simulated exchange
 run:
@@ -28,17 +44,57 @@ test:
 test-short:
 	$(GO) test $(RACE) -short -count=1 ./...
 
-## lint: go vet, gofmt and staticcheck
-lint:
+## lint: go vet, gofmt, golangci-lint (.golangci.yml), govulncheck and the OpenAPI lint
+lint: fmt-check golangci-lint vulncheck openapi-lint
 	$(GO) vet ./...
+
+## fmt-check: fail if gofmt or goimports would change a file
+fmt-check: $(GOLANGCI)
 	@out=$$(gofmt -l .); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) run $(STATICCHECK) ./...
+	$(GOLANGCI) fmt --diff ./...
 
-## generate: regenerate moq mocks and the committed OpenAPI document
+## golangci-lint: the linters .golangci.yml enables
+golangci-lint: $(GOLANGCI)
+	$(GOLANGCI) run ./...
+
+# The vulnerability database comes from the golang.org/x/vulndb module at the
+# version tools/go.mod pins (through the Go module proxy), indexed locally:
+# reproducible, and it works where vuln.go.dev is out of reach.
+VULNDB := $(CURDIR)/.tools/vulndb
+$(VULNDB)/index/db.json: tools/go.mod | $(INDEXDB)
+	rm -rf $(VULNDB)
+	cd tools && $(GO) mod download golang.org/x/vulndb
+	$(INDEXDB) -vulns "$$(cd tools && $(GO) list -m -f '{{.Dir}}' golang.org/x/vulndb)/data/osv" -out $(VULNDB)
+
+## vulncheck: govulncheck against the pinned vulnerability database
+vulncheck: $(GOVULN) $(VULNDB)/index/db.json
+	$(GOVULN) -db file://$(VULNDB) ./...
+
+## openapi-lint: Redocly CLI lints openapi/openapi.yaml (redocly.yaml)
+openapi-lint: $(REDOCLY)
+	$(REDOCLY) lint --config redocly.yaml openapi/openapi.yaml
+
+$(REDOCLY):
+	npm install --silent --no-audit --no-fund --prefix .tools/node @redocly/cli@$(REDOCLY_VERSION)
+
+## tools: build the pinned developer tools into .tools/bin
+tools: $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB)
+
+TOOL_PKGS := github.com/golangci/golangci-lint/v2/cmd/golangci-lint golang.org/x/vuln/cmd/govulncheck \
+	github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen golang.org/x/vulndb/cmd/indexdb
+$(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB) &: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o $(TOOLS)/ $(TOOL_PKGS)
+	touch $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB)
+
+## generate: regenerate moq mocks, the committed OpenAPI document and its Go client
 generate:
 	$(GO) generate ./...
-	$(MAKE) openapi
+	$(MAKE) openapi client
+
+## client: generate the Go client in openapi/client from openapi/openapi.yaml
+client: $(OAPI)
+	$(OAPI) -config openapi/client/oapi-codegen.yaml openapi/openapi.yaml
 
 ## openapi: write openapi/openapi.yaml from the code
 openapi:

@@ -121,10 +121,10 @@ func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clo
 	}
 	if cfg.Owner == "" {
 		host, _ := os.Hostname()
-		cfg.Owner = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatUint(rand.Uint64()&0xffffff, 16)
+		cfg.Owner = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatUint(rand.Uint64()&0xffffff, 16) //nolint:gosec // G404: a tag to tell owners apart, not a secret
 	}
 	if cfg.Jitter == nil {
-		cfg.Jitter = func(max time.Duration) time.Duration { return rand.N(max + 1) }
+		cfg.Jitter = func(max time.Duration) time.Duration { return rand.N(max + 1) } //nolint:gosec // G404: backoff jitter, not a secret
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

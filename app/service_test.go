@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"

@@ -17,7 +17,7 @@ func NewID(t time.Time) ID {
 	var id ID
 	_, _ = rand.Read(id[6:]) // crypto/rand.Read never fails (Go 1.24+).
 	ms := uint64(t.UnixMilli())
-	frac := uint64(t.Nanosecond()%int(time.Millisecond)) * 4096 / uint64(time.Millisecond)
+	frac := uint64(t.Nanosecond()%int(time.Millisecond)) * 4096 / uint64(time.Millisecond) //nolint:gosec // G115: Nanosecond is never negative
 	binary.BigEndian.PutUint64(id[0:8], ms<<16|0x7000|frac)
 	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
 	return id

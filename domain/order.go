@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"strconv"
 	"time"
 )
@@ -107,8 +108,9 @@ func New(id ID, now time.Time, spec Spec) (Order, error) {
 		add("side", `must be "buy" or "sell"`)
 	}
 	isin, err := ParseISIN(spec.Instrument)
-	if err != nil {
-		errs = append(errs, err.(*ValidationError))
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		errs = append(errs, verr)
 	}
 	if spec.Quantity < 1 {
 		add("quantity", "must be at least 1")

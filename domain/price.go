@@ -123,7 +123,7 @@ func (p Price) String() string {
 // AppendText appends the String form of p to b.
 func (p Price) AppendText(b []byte) []byte {
 	// Unsigned, so that negating math.MinInt64 cannot overflow.
-	c := uint64(p)
+	c := uint64(p) //nolint:gosec // G115: the two's-complement bits on purpose; negated below
 	if p < 0 {
 		b = append(b, '-')
 		c = -c

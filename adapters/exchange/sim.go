@@ -21,7 +21,7 @@ var _ ports.Exchange = (*Sim)(nil)
 // exactly the message operators know from the reference.
 //
 //lint:ignore ST1005 the reference message is part of the contract, capital and full stop included.
-var ErrUnavailable = errors.New("Failed to place order at stock exchange. Connection not available")
+var ErrUnavailable = errors.New("Failed to place order at stock exchange. Connection not available") //nolint:staticcheck // ST1005: as above
 
 // The reference building block's behaviour, which the command-line defaults
 // reproduce. A zero SimConfig does not take them: it is an instant exchange

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,8 @@ func NewAPI(mux *http.ServeMux) huma.API {
 	cfg.CreateHooks = nil // no $schema field, no Link header
 	cfg.DocsPath = ""     // Huma's page loads its renderer from unpkg.com; docs.go serves one that does not
 	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
+	cfg.Info.License = &huma.License{Name: "MIT", Identifier: "MIT"}
+	cfg.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "A local instance started with make run"}}
 	cfg.Info.Description = "Accepts stock orders, stores each one durably, and guarantees every stored order is placed at the exchange. " +
 		"A 201 means the order and its placement job are committed; placement is retried until the exchange acknowledges it."
 	api := humago.New(mux, cfg)
@@ -114,12 +117,8 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 			Example: InternalError{Message: InternalMessage},
 		}},
 	}
-	with500 := func(op huma.Operation) huma.Operation {
-		op.Responses = map[string]*huma.Response{"500": internal}
-		return op
-	}
 
-	huma.Register(api, with500(huma.Operation{
+	huma.Register(api, huma.Operation{
 		OperationID: "place-order",
 		Method:      http.MethodPost,
 		Path:        "/orders",
@@ -132,9 +131,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		// room accepts bodies up to 64 KiB and rejects anything larger.
 		MaxBodyBytes: MaxBodyBytes + 1,
 		Errors:       []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
-	}), h.placeOrder)
+	}, h.placeOrder)
 
-	huma.Register(api, with500(huma.Operation{
+	huma.Register(api, huma.Operation{
 		OperationID: "get-order",
 		Method:      http.MethodGet,
 		Path:        "/orders/{id}",
@@ -142,9 +141,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Description: "Returns the order with its placement state.",
 		Tags:        []string{"orders"},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}), h.getOrder)
+	}, h.getOrder)
 
-	huma.Register(api, with500(huma.Operation{
+	huma.Register(api, huma.Operation{
 		OperationID: "list-orders",
 		Method:      http.MethodGet,
 		Path:        "/orders",
@@ -152,15 +151,18 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Description: "Orders newest first, keyset-paginated: pass next_cursor as cursor for the next page.",
 		Tags:        []string{"orders"},
 		Errors:      []int{http.StatusUnprocessableEntity},
-	}), h.listOrders)
+	}, h.listOrders)
 
 	registerOps(api, health, log)
-	documentExamples(api)
+	documentExamples(api, internal)
 }
 
 // documentExamples gives the error schemas Huma ships, and the responses
-// that use them, the examples the document promises for every field.
-func documentExamples(api huma.API) {
+// that use them, the examples the document promises for every field. It
+// also puts back the 500 response of the order operations: Huma documents
+// its own problem body for 500 whenever an operation lists errors, but the
+// contract's 500 body is InternalError.
+func documentExamples(api huma.API, internal *huma.Response) {
 	oas := api.OpenAPI()
 	schemas := oas.Components.Schemas.Map()
 	if d, ok := schemas["ErrorDetail"]; ok {
@@ -187,10 +189,18 @@ func documentExamples(api huma.API) {
 	}
 	price := Money(12345)
 	example.LimitPrice = &price
+	if l, ok := schemas["OrderList"]; ok {
+		if p, ok := l.Properties["orders"]; ok && len(p.Examples) == 0 {
+			p.Examples = []any{[]Order{example}}
+		}
+	}
 	for _, item := range oas.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post} {
 			if op == nil {
 				continue
+			}
+			if _, ok := op.Responses["500"]; ok && slices.Contains(op.Tags, "orders") {
+				op.Responses["500"] = internal
 			}
 			for code, r := range op.Responses {
 				for _, mt := range r.Content {
@@ -328,9 +338,13 @@ func (r OrderRequest) spec() (domain.Spec, error) {
 	spec.Quantity = q
 	if r.LimitPrice != nil && !r.LimitPrice.null {
 		p, err := domain.ParsePrice(r.LimitPrice.text)
-		if err != nil {
-			errs = append(errs, err.(*domain.ValidationError))
-		} else {
+		var verr *domain.ValidationError
+		switch {
+		case errors.As(err, &verr):
+			errs = append(errs, verr)
+		case err != nil:
+			errs = append(errs, &domain.ValidationError{Field: "limit_price", Reason: err.Error()})
+		default:
 			spec.LimitPrice = &p
 		}
 	}
@@ -421,6 +435,7 @@ func (h *handlers) listOrders(ctx context.Context, in *ListOrdersInput) (*ListOr
 // the panic with its stack, instead of dropping the connection.
 func Recover(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -429,7 +444,7 @@ func Recover(next http.Handler, log *slog.Logger) http.Handler {
 			if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
 				panic(v)
 			}
-			log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			log.ErrorContext(ctx, "panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, `{"message":"`+InternalMessage+`"}`)

@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -57,12 +57,7 @@ func validRequestID(s string) bool {
 
 func newRequestID() string {
 	var b [16]byte
-	for i := 0; i < len(b); i += 8 {
-		v := rand.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
 	return hex.EncodeToString(b[:])
 }
 
@@ -101,7 +96,8 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		took := time.Since(start)
@@ -119,8 +115,8 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 		if observer != nil {
 			observer.ObserveRequest(r.Method, route, status, took)
 		}
-		if log.Enabled(r.Context(), slog.LevelInfo) {
-			log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		if log.Enabled(ctx, slog.LevelInfo) {
+			log.LogAttrs(ctx, slog.LevelInfo, "http request",
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.String("path", r.URL.Path),

@@ -108,6 +108,13 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 
 func float(v float64) *float64 { return &v }
 
+// exactNumber tells code generators to keep a price as its decimal text:
+// oapi-codegen makes it a json.Number rather than a binary float.
+var exactNumber = map[string]any{
+	"x-go-type":        "exactjson.Number",
+	"x-go-type-import": map[string]any{"path": "encoding/json", "name": "exactjson"},
+}
+
 // Schema implements huma.SchemaProvider: a number, or null when absent.
 func (Number) Schema(huma.Registry) *huma.Schema {
 	return &huma.Schema{
@@ -117,6 +124,7 @@ func (Number) Schema(huma.Registry) *huma.Schema {
 		Maximum:          float(999999999.99),
 		Description:      "Limit price, exact, with at most 2 decimal places. Required for limit orders; absent or null for market orders. Read as a decimal from the JSON text, never through binary floating point.",
 		Examples:         []any{123.45},
+		Extensions:       exactNumber,
 	}
 }
 
@@ -138,6 +146,7 @@ func (Money) Schema(huma.Registry) *huma.Schema {
 		Nullable:    true,
 		Description: "Limit price with two decimal places, exactly as accepted; null for market orders.",
 		Examples:    []any{123.45},
+		Extensions:  exactNumber,
 	}
 }
 

@@ -88,7 +88,7 @@ func run(args []string) error {
 	defer os.RemoveAll(dir)
 	o.bin = filepath.Join(dir, "ordergate")
 	if out, err := exec.Command("go", "build", "-o", o.bin, "./cmd/ordergate").CombinedOutput(); err != nil {
-		return fmt.Errorf("build ordergate: %v\n%s", err, out)
+		return fmt.Errorf("build ordergate: %w\n%s", err, out)
 	}
 	if o.self, err = os.Executable(); err != nil {
 		return err

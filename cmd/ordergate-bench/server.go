@@ -31,7 +31,7 @@ func startServer(bin string, args ...string) (*server, error) {
 	}
 	s := &server{cmd: cmd, done: make(chan struct{})}
 	addr := make(chan string, 1)
-	var logw io.Writer = io.Discard
+	logw := io.Discard
 	if dir := os.Getenv("BENCH_LOGDIR"); dir != "" {
 		f, err := os.CreateTemp(dir, "server-*.log")
 		if err == nil {

@@ -69,7 +69,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		env := envName(f.Name)
 		if v := getenv(env); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid value %q for %s: %v", v, env, err))
+				errs = append(errs, fmt.Errorf("invalid value %q for %s: %w", v, env, err))
 			}
 		}
 	})

@@ -29,7 +29,7 @@ func build(name, pkg string) (string, error) {
 	bin := filepath.Join(dir, name)
 	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }
@@ -272,7 +272,7 @@ func TestEndToEndPlacementSurvivesExchangeOutageAndRestart(t *testing.T) {
 			t.Fatalf("order %s is %s with the exchange failing every call; want pending", id, o.Status)
 		}
 		// The exchange's own error, or the circuit breaker's once it opened.
-		if o.LastError == nil || !(strings.Contains(*o.LastError, "Connection not available") || strings.Contains(*o.LastError, "circuit breaker is open")) {
+		if o.LastError == nil || (!strings.Contains(*o.LastError, "Connection not available") && !strings.Contains(*o.LastError, "circuit breaker is open")) {
 			t.Errorf("order %s last_error = %v; want a transient exchange error", id, deref(o.LastError))
 		}
 	}

@@ -187,7 +187,7 @@ func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, lo
 	srv := newServer(h, log)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			ln, err := net.Listen("tcp", c.Addr)
+			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", c.Addr)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ func PostgresDSN(tb testing.TB) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "ordergate_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+	if _, err := admin.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
 		tb.Fatalf("create schema: %v", err)
 	}
 	tb.Cleanup(func() {
@@ -48,7 +48,7 @@ func PostgresDSN(tb testing.TB) string {
 			return
 		}
 		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			tb.Errorf("drop schema: %v", err)
 		}
 	})
