@@ -44,9 +44,10 @@ type DB struct {
 	db      *bun.DB
 	dialect string
 
-	// Concurrent creates and completions share transactions.
+	// Concurrent creates, completions and retries share transactions.
 	creates   *groupCommit[*orderRow]
 	completes *groupCommit[completion]
+	retries   *groupCommit[retry]
 	// wmu serializes this process's SQLite write transactions. SQLite runs
 	// one writer at a time anyway; queueing here hands the lock over at
 	// once, where contending connections would wait in SQLite's busy
@@ -106,6 +107,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	d.creates = newGroupCommit(committers, d.createAll, d.createOne)
 	d.completes = newGroupCommit(committers, d.completeAll, d.completeOne)
+	d.retries = newGroupCommit(committers, d.retryAll, d.retryOne)
 	return d, nil
 }
 
@@ -159,6 +161,7 @@ func (d *DB) Ping(ctx context.Context) error {
 func (d *DB) Close() error {
 	d.creates.close()
 	d.completes.close()
+	d.retries.close()
 	return d.db.Close()
 }
 

@@ -96,27 +96,55 @@ func (d *DB) Complete(ctx context.Context, j ports.Job, at time.Time) error {
 // last error. It returns an error wrapping domain.ErrLeaseLost if the job
 // was claimed again or settled since j was claimed.
 func (d *DB) Retry(ctx context.Context, j ports.Job, due time.Time, cause string) error {
-	id := j.Order.ID.String()
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*jobRow)(nil)).
-			Set("due_at = ?", due.UTC()).
-			Set("lease_owner = NULL").
-			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
-			Exec(ctx)
-		if err := leaseHeld(res, err); err != nil {
-			return err
-		}
-		_, err = tx.NewUpdate().Model((*orderRow)(nil)).
-			Set("placement_attempts = ?", j.Attempt).
-			Set("last_error = ?", cause).
-			Where("id = ?", id).
-			Exec(ctx)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: retry order %s: %w", id, err)
+	r := retry{id: j.Order.ID.String(), attempt: j.Attempt, due: due.UTC(), cause: cause}
+	if err := d.retries.do(ctx, r); err != nil {
+		return fmt.Errorf("store: retry order %s: %w", r.id, err)
 	}
 	return nil
+}
+
+// retry is one Retry waiting for its group commit.
+type retry struct {
+	id      string
+	attempt int
+	due     time.Time
+	cause   string
+}
+
+// retryAll records retries in one transaction. If any lease is lost the
+// transaction fails and each retry is recorded alone (retryOne), so that
+// only the stale one fails.
+func (d *DB) retryAll(ctx context.Context, rs []retry) error {
+	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		for _, r := range rs {
+			if err := retryIn(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (d *DB) retryOne(ctx context.Context, r retry) error {
+	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error { return retryIn(ctx, tx, r) })
+}
+
+// retryIn reschedules r's job, fenced by its attempt, and records the cause.
+func retryIn(ctx context.Context, tx bun.Tx, r retry) error {
+	res, err := tx.NewUpdate().Model((*jobRow)(nil)).
+		Set("due_at = ?", r.due).
+		Set("lease_owner = NULL").
+		Where("order_id = ?", r.id).Where("attempts = ?", r.attempt).
+		Exec(ctx)
+	if err := leaseHeld(res, err); err != nil {
+		return err
+	}
+	_, err = tx.NewUpdate().Model((*orderRow)(nil)).
+		Set("placement_attempts = ?", r.attempt).
+		Set("last_error = ?", r.cause).
+		Where("id = ?", r.id).
+		Exec(ctx)
+	return err
 }
 
 // Reject marks the job's order rejected with cause and deletes the job. It

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -519,6 +520,47 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 		if o, j := count(t, db, "orders"), count(t, db, "placement_jobs"); o != n-4+1 || j != o {
 			t.Errorf("%d orders, %d jobs; want %d of each", o, j, n-4+1)
+		}
+	})
+
+	t.Run("concurrent retries commit together, a stale lease fails alone", func(t *testing.T) {
+		db := open(t)
+		const n = 60
+		for i := range n {
+			mustCreate(t, db, newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), i%2 == 0))
+		}
+		jobs := mustClaim(t, db, t0.Add(time.Second), n)
+		if len(jobs) != n {
+			t.Fatalf("claimed %d jobs; want %d", len(jobs), n)
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		due := t0.Add(time.Hour)
+		for i, j := range jobs {
+			if i%20 == 0 {
+				j.Attempt++ // a lease this dispatcher no longer holds
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Retry(ctx, j, due, fmt.Sprintf("failure %d", i))
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			got, _ := db.Order(ctx, jobs[i].Order.ID)
+			if i%20 == 0 {
+				if !errors.Is(err, domain.ErrLeaseLost) || got.LastError != "" {
+					t.Errorf("stale retry %d: %v, last error %q; want ErrLeaseLost and nothing recorded", i, err, got.LastError)
+				}
+				continue
+			}
+			if err != nil || got.LastError != fmt.Sprintf("failure %d", i) || got.PlacementAttempts != 1 {
+				t.Errorf("retry %d: %v, order %+v", i, err, got)
+			}
+		}
+		if again := mustClaim(t, db, due, n); len(again) != n {
+			t.Errorf("%d jobs due after the retries; want all %d (stale ones stay leased until then too)", len(again), n)
 		}
 	})
 

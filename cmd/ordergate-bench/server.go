@@ -49,9 +49,12 @@ func startServer(bin string, args ...string) (*server, error) {
 			_, _ = logw.Write(append(sc.Bytes(), '\n'))
 			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
 				addr <- rec.Addr
+				break
 			}
 		}
-		_, _ = io.Copy(io.Discard, stderr)
+		// From here on the logs (an access line per request) are copied,
+		// not parsed: the benchmark's CPU is the server's too.
+		_, _ = io.Copy(logw, stderr)
 	}()
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	select {
