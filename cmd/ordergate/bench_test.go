@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // BenchmarkServerPOST runs the whole fx application in-process (SQLite,
@@ -20,23 +15,7 @@ import (
 //	go test -run '^$' -bench ServerPOST -benchtime 20000x -cpu 2 -cpuprofile cpu.out ./cmd/ordergate
 //	go tool pprof -top cpu.out
 func BenchmarkServerPOST(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c, err := parseConfig("ordergate", []string{"--addr", addr, "--db", filepath.Join(b.TempDir(), "bench.db")}, env(nil), io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	app := newApp(c, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := app.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = app.Stop(ctx) }()
+	addr := startInProcess(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	const body = `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":123.45,"quantity":10}`
 	b.SetParallelism(32) // 64 clients at -cpu 2, as make bench uses

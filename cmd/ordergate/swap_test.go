@@ -19,41 +19,51 @@ import (
 	"github.com/ordergate/ordergate/ports/mocks"
 )
 
+// startInProcess starts the whole fx application in this process on a free
+// loopback port and a fresh SQLite file, with extra options applied, and
+// stops it when tb ends. It returns the address it serves on.
+func startInProcess(tb testing.TB, extra ...fx.Option) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := parseConfig("ordergate", []string{"--addr", addr, "--db", filepath.Join(tb.TempDir(), "inprocess.db")}, env(nil), io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app := newApp(c, slog.New(slog.NewJSONHandler(io.Discard, nil)), extra...)
+	if err := app.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := app.Stop(ctx); err != nil {
+			tb.Error(err)
+		}
+	})
+	return addr
+}
+
 // TestFullAppWithTheExchangeSwappedForAMock runs the whole fx application
 // (store, HTTP API, dispatcher, metrics) with one adapter replaced by a moq
 // mock through fx.Decorate: the way to test a real wiring against a fake
 // exchange. An order POSTed over HTTP reaches the mock and ends placed.
 func TestFullAppWithTheExchangeSwappedForAMock(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c, err := parseConfig("ordergate", []string{"--addr", addr, "--db", filepath.Join(t.TempDir(), "swap.db")}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var placed atomic.Value
 	exchange := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
 		placed.Store(o.ID.String())
 		return nil
 	}}
-	app := newApp(c, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		fx.Decorate(func(ports.Exchange) ports.Exchange { return exchange }))
-	if err := app.Err(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := app.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := app.Stop(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	addr := startInProcess(t, fx.Decorate(func(ports.Exchange) ports.Exchange { return exchange }))
 
 	resp, err := http.Post("http://"+addr+"/orders", "application/json",
 		strings.NewReader(`{"type":"market","side":"sell","instrument":"US0378331005","quantity":2}`))
