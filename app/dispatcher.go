@@ -212,9 +212,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d.process(calls, j)
+				took, err := d.place(calls, j)
+				// The slot bounds exchange calls, so it is free once the call
+				// returns: the next claim need not wait for this write.
 				<-slots
 				signal(d.freed)
+				d.settle(calls, j, err, took)
 			}()
 		}
 		if err == nil && len(jobs) == free {
@@ -290,12 +293,22 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]ports.Job, error) {
 // process places one claimed job and records the outcome. calls is the
 // context exchange calls run under; its cancellation means shutdown.
 func (d *Dispatcher) process(calls context.Context, j ports.Job) {
+	took, err := d.place(calls, j)
+	d.settle(calls, j, err, took)
+}
+
+// place calls the exchange for j, bounded by the call timeout. It returns
+// how long the call took and its error.
+func (d *Dispatcher) place(calls context.Context, j ports.Job) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(calls, d.cfg.CallTimeout)
+	defer cancel()
 	start := time.Now()
 	err := d.exchange.Place(ctx, j.Order)
-	took := time.Since(start)
-	cancel()
+	return time.Since(start), err
+}
 
+// settle records the outcome of j's exchange call (err, after took).
+func (d *Dispatcher) settle(calls context.Context, j ports.Job, err error, took time.Duration) {
 	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(calls), settleTimeout)
 	defer cancelSettle()
 	now := d.clock.Now()
