@@ -165,8 +165,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 func documentExamples(api huma.API, internal *huma.Response) {
 	oas := api.OpenAPI()
 	schemas := oas.Components.Schemas.Map()
+	detail := &huma.ErrorDetail{Location: "body.quantity", Message: "expected number >= 1", Value: 0}
 	if d, ok := schemas["ErrorDetail"]; ok {
-		for name, ex := range map[string]any{"location": "body.quantity", "message": "expected number >= 1", "value": 0} {
+		for name, ex := range map[string]any{"location": detail.Location, "message": detail.Message, "value": detail.Value} {
 			if p, ok := d.Properties[name]; ok && len(p.Examples) == 0 {
 				p.Examples = []any{ex}
 			}
@@ -174,14 +175,14 @@ func documentExamples(api huma.API, internal *huma.Response) {
 	}
 	if m, ok := schemas["ErrorModel"]; ok {
 		if p, ok := m.Properties["errors"]; ok && len(p.Examples) == 0 {
-			p.Examples = []any{[]any{map[string]any{"location": "body.quantity", "message": "expected number >= 1", "value": 0}}}
+			p.Examples = []any{[]*huma.ErrorDetail{detail}}
 		}
 	}
 	invalid := huma.ErrorModel{
 		Title:  "Unprocessable Entity",
 		Status: http.StatusUnprocessableEntity,
 		Detail: "validation failed",
-		Errors: []*huma.ErrorDetail{{Location: "body.quantity", Message: "expected number >= 1", Value: 0}},
+		Errors: []*huma.ErrorDetail{detail},
 	}
 	example := Order{
 		ID: "0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", CreatedAt: Timestamp(time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC)),

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -109,8 +110,8 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
-		} else if _, path, ok := cutMethod(route); ok {
-			route = path
+		} else if _, path, ok := strings.Cut(route, " "); ok {
+			route = path // "POST /orders" -> "/orders"
 		}
 		if observer != nil {
 			observer.ObserveRequest(r.Method, route, status, took)
@@ -126,14 +127,4 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 			)
 		}
 	})
-}
-
-// cutMethod splits "POST /orders" into its method and path.
-func cutMethod(pattern string) (method, path string, ok bool) {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == ' ' {
-			return pattern[:i], pattern[i+1:], true
-		}
-	}
-	return "", pattern, false
 }

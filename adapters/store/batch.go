@@ -243,14 +243,7 @@ func (d *DB) completeAll(ctx context.Context, cs []completion) error {
 }
 
 func (d *DB) completeOne(ctx context.Context, c completion) error {
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if err := markPlaced(ctx, tx, c); err != nil {
-			return err
-		}
-		_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", c.id).Exec(ctx)
-		return err
-	})
-	if err != nil {
+	if err := d.completeAll(ctx, []completion{c}); err != nil {
 		return fmt.Errorf("store: complete order %s: %w", c.id, err)
 	}
 	return nil

@@ -125,9 +125,7 @@ func (d *DB) retryAll(ctx context.Context, rs []retry) error {
 	})
 }
 
-func (d *DB) retryOne(ctx context.Context, r retry) error {
-	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error { return retryIn(ctx, tx, r) })
-}
+func (d *DB) retryOne(ctx context.Context, r retry) error { return d.retryAll(ctx, []retry{r}) }
 
 // retryIn reschedules r's job, fenced by its attempt, and records the cause.
 func retryIn(ctx context.Context, tx bun.Tx, r retry) error {
