@@ -111,7 +111,7 @@ check-generate: generate
 # Fuzz budgets are execution counts, not durations: with a duration, Go's
 # fuzz coordinator can report a spurious "context deadline exceeded" failure
 # as the time runs out (golang/go#75804, unfixed in Go 1.26), which CI hit.
-# The defaults take about 10 s per target on the 2-core development machine;
+# The defaults take about 5 s per target on the 2-core development machine;
 # the request decoder runs about ten times fewer inputs a second.
 FUZZ_EXECS      ?= 200000x
 FUZZ_EXECS_BODY ?= 40000x
