@@ -207,6 +207,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		} else if jobs, err = d.claim(ctx, free); err != nil && ctx.Err() == nil {
 			d.log.Error("claim placement jobs", "err", err)
 		}
+		if ctx.Err() != nil {
+			d.release(ctx, jobs) // claimed as shutdown began: hand them back unstarted
+			break
+		}
 		for _, j := range jobs {
 			slots <- struct{}{}
 			wg.Add(1)
@@ -265,6 +269,10 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		d.release(ctx, jobs)
+		return 0, err
+	}
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Add(1)
@@ -288,6 +296,22 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]ports.Job, error) {
 		return nil, fmt.Errorf("dispatcher: claim: %w", err)
 	}
 	return jobs, nil
+}
+
+// release hands claimed jobs back unstarted, so that another dispatcher
+// takes them at once instead of after their lease. It runs after ctx (the
+// dispatcher's) has ended, on a context of its own.
+func (d *Dispatcher) release(ctx context.Context, jobs []ports.Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if err := d.outbox.Release(ctx, jobs, d.clock.Now()); err != nil {
+		d.log.Error("release unstarted placement jobs; they wait out their lease", "jobs", len(jobs), "err", err)
+		return
+	}
+	d.log.Info("released unstarted placement jobs", "jobs", len(jobs))
 }
 
 // process places one claimed job and records the outcome. calls is the

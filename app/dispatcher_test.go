@@ -527,3 +527,39 @@ func TestRunClaimsNothingWhileTheGateIsClosed(t *testing.T) {
 		t.Errorf("attempts = %d; want 1 (no attempts burnt while held)", got)
 	}
 }
+
+// TestShutdownDuringAClaimReleasesItsJobs stops the dispatcher while its
+// claim is being committed: the jobs the claim leased are handed back at
+// once, unstarted, instead of sitting leased to a stopped dispatcher.
+func TestShutdownDuringAClaimReleasesItsJobs(t *testing.T) {
+	for _, viaRun := range []bool{true, false} {
+		t.Run(fmt.Sprintf("run=%v", viaRun), func(t *testing.T) {
+			clk := newClock()
+			jobs := []ports.Job{{Order: testOrder(t), Attempt: 1}, {Order: testOrder(t), Attempt: 3}}
+			ctx, stop := context.WithCancel(context.Background())
+			ob := &mocks.OutboxMock{
+				ClaimFunc: func(context.Context, ports.Claim) ([]ports.Job, error) {
+					stop() // SIGTERM arrives while the claim commits
+					return jobs, nil
+				},
+				ReleaseFunc: func(ctx context.Context, js []ports.Job, now time.Time) error { return ctx.Err() },
+			}
+			ex := &mocks.ExchangeMock{PlaceFunc: func(context.Context, domain.Order) error { return nil }}
+			d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{Concurrency: 4})
+			if viaRun {
+				if err := d.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else if n, err := d.DispatchOnce(ctx); n != 0 || !errors.Is(err, context.Canceled) {
+				t.Errorf("DispatchOnce = %d, %v; want 0, context.Canceled", n, err)
+			}
+			if n := len(ex.PlaceCalls()); n != 0 {
+				t.Errorf("%d exchange calls after shutdown began; want 0", n)
+			}
+			rel := ob.ReleaseCalls()
+			if len(rel) != 1 || len(rel[0].Jobs) != 2 || !rel[0].Now.Equal(t0) {
+				t.Fatalf("Release calls = %+v; want one with both jobs at the clock's time", rel)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -74,6 +75,11 @@ func (s *Service) PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Orde
 		return domain.Order{}, err
 	}
 	if err := s.orders.Create(ctx, o); err != nil {
+		if errors.Is(err, domain.ErrConflict) {
+			// A new random ID taken by another order is this process's
+			// fault, not the client's: an internal error, never a 409.
+			return domain.Order{}, fmt.Errorf("store order %s: its new ID is taken: %v", o.ID, err) //nolint:errorlint // the sentinel must not reach the client
+		}
 		return domain.Order{}, fmt.Errorf("store order %s: %w", o.ID, err)
 	}
 	s.metrics.OrderCreated()

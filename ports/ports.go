@@ -82,15 +82,26 @@ type Claim struct {
 // Outbox holds the placement jobs written with each order and lets
 // dispatchers claim and settle them. Claims on different connections, or in
 // different processes sharing a database, never return the same job while
-// its lease runs.
+// its lease runs. Every write tells the truth about a commit whose answer
+// was lost: it finds out, or fails only while the database is unreachable.
+// Claim.Now, settle times and due times must all come from one clock shared
+// by every process using the outbox (see adapters/store.Clock).
 type Outbox interface {
 	// Claim leases up to c.Limit due jobs, oldest due first, and returns
 	// them with their orders. It returns an empty slice when none is due.
+	// Once started it finishes even if ctx ends, so that jobs it leased are
+	// never lost to the caller; an error means nothing was leased, or
+	// (the database unreachable) that the leases run out unused.
 	Claim(ctx context.Context, c Claim) ([]Job, error)
+	// Release hands back jobs claimed but never started: each is due at
+	// now, and the claim does not count as an attempt. The caller must not
+	// settle a job it released.
+	Release(ctx context.Context, jobs []Job, now time.Time) error
 	// Complete records that the exchange acknowledged the job's order: the
 	// order becomes placed at the given time and the job is deleted. It is
-	// idempotent: completing an already placed order succeeds, since the
-	// exchange's acknowledgement stands whoever held the lease.
+	// idempotent and not fenced: the exchange's acknowledgement stands
+	// whoever held the lease, so it also turns an order another holder of
+	// the job recorded as rejected into a placed one.
 	Complete(ctx context.Context, j Job, at time.Time) error
 	// Retry records a transient failure: the job becomes due again at due
 	// and the order keeps cause as its last error. It returns an error
@@ -98,7 +109,8 @@ type Outbox interface {
 	Retry(ctx context.Context, j Job, due time.Time, cause string) error
 	// Reject records a permanent failure: the order becomes rejected with
 	// cause as its last error and the job is deleted. It returns an error
-	// wrapping domain.ErrLeaseLost if j's lease is no longer held.
+	// wrapping domain.ErrLeaseLost if j's lease is no longer held and the
+	// order is not rejected already.
 	Reject(ctx context.Context, j Job, cause string) error
 }
 

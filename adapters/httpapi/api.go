@@ -110,12 +110,21 @@ func OpenAPI() ([]byte, error) {
 // Register lists every operation of the API.
 func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 	h := &handlers{svc: svc, log: log}
-	internal := &huma.Response{
-		Description: "Internal error: the cause is logged, never sent. Nothing was half-written.",
-		Content: map[string]*huma.MediaType{"application/json": {
-			Schema:  api.OpenAPI().Components.Schemas.Schema(typeOf[InternalError](), true, "InternalError"),
-			Example: InternalError{Message: InternalMessage},
-		}},
+	internal := func(description string) *huma.Response {
+		return &huma.Response{
+			Description: description,
+			Content: map[string]*huma.MediaType{"application/json": {
+				Schema:  api.OpenAPI().Components.Schemas.Schema(typeOf[InternalError](), true, "InternalError"),
+				Example: InternalError{Message: InternalMessage},
+			}},
+		}
+	}
+	internals := map[string]*huma.Response{
+		"": internal("Internal error: the cause is logged, never sent. Nothing was half-written."),
+		"place-order": internal("Internal error: the cause is logged, never sent. Nothing was half-written. " +
+			"When the answer to the database's commit is lost, ordergate reads the order back and answers 201 if it is stored; " +
+			"only while the database stays unreachable can a 500 stand for an order that is stored (and will be placed). " +
+			"Retry with the same Idempotency-Key: the retry answers with that order if it exists, and creates it once if it does not."),
 	}
 
 	huma.Register(api, huma.Operation{
@@ -124,7 +133,8 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Path:        "/orders",
 		Summary:     "Place an order",
 		Description: "Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.\n\n" +
-			"With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.",
+			"With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. " +
+			"Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.",
 		Tags:          []string{"orders"},
 		DefaultStatus: http.StatusCreated,
 		// Huma rejects a body of exactly MaxBodyBytes; one more byte of
@@ -154,15 +164,16 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 	}, h.listOrders)
 
 	registerOps(api, health, log)
-	documentExamples(api, internal)
+	documentExamples(api, internals)
 }
 
 // documentExamples gives the error schemas Huma ships, and the responses
 // that use them, the examples the document promises for every field. It
 // also puts back the 500 response of the order operations: Huma documents
 // its own problem body for 500 whenever an operation lists errors, but the
-// contract's 500 body is InternalError.
-func documentExamples(api huma.API, internal *huma.Response) {
+// contract's 500 body is InternalError. internals holds that response by
+// operation ID, "" for the operations not named.
+func documentExamples(api huma.API, internals map[string]*huma.Response) {
 	oas := api.OpenAPI()
 	schemas := oas.Components.Schemas.Map()
 	detail := &huma.ErrorDetail{Location: "body.quantity", Message: "expected number >= 1", Value: 0}
@@ -201,7 +212,11 @@ func documentExamples(api huma.API, internal *huma.Response) {
 				continue
 			}
 			if _, ok := op.Responses["500"]; ok && slices.Contains(op.Tags, "orders") {
-				op.Responses["500"] = internal
+				r, ok := internals[op.OperationID]
+				if !ok {
+					r = internals[""]
+				}
+				op.Responses["500"] = r
 			}
 			for code, r := range op.Responses {
 				for _, mt := range r.Content {

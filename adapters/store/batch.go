@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,19 +208,53 @@ func (d *DB) createAll(ctx context.Context, rows []*orderRow) error {
 	})
 }
 
-// createOne writes one order and its job in one transaction.
+// createOne writes one order and its job in a transaction of their own.
+//
+// An attempt that fails may have committed all the same: when the
+// connection drops during COMMIT the client cannot tell. So a failed
+// attempt is followed by one more, which settles the question on a fresh
+// connection. On PostgreSQL its insert waits on the primary key behind the
+// first transaction if the server is still committing it; either way it
+// then writes the order or finds it stored. An order found stored with
+// exactly the fields of ours is ours: Create succeeds.
 func (d *DB) createOne(ctx context.Context, row *orderRow) error {
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		return insertWithJobs(ctx, tx, row)
-	})
+	insert := func() error {
+		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			return insertWithJobs(ctx, tx, row)
+		})
+	}
+	err := insert()
+	if err != nil && !isUniqueViolation(err) {
+		err = insert()
+	}
 	switch {
 	case err == nil:
 		return nil
 	case isUniqueViolation(err):
-		return fmt.Errorf("store: order %s: %w", row.ID, domain.ErrConflict)
+		return d.stored(ctx, row)
 	default:
 		return fmt.Errorf("store: create order %s: %w", row.ID, err)
 	}
+}
+
+// stored checks that the order stored under row's ID is the one row
+// describes: nil if it is, an error wrapping domain.ErrConflict if another
+// order holds the ID.
+func (d *DB) stored(ctx context.Context, row *orderRow) error {
+	var got orderRow
+	if err := d.db.NewSelect().Model(&got).Where("id = ?", row.ID).Scan(ctx); err != nil {
+		return fmt.Errorf("store: read back order %s: %w", row.ID, err)
+	}
+	if !sameRequest(&got, row) {
+		return fmt.Errorf("store: order %s: %w", row.ID, domain.ErrConflict)
+	}
+	return nil
+}
+
+// sameRequest reports whether two rows record the same accepted order.
+func sameRequest(a, b *orderRow) bool {
+	return a.ID == b.ID && a.CreatedAt.Equal(b.CreatedAt) && a.Type == b.Type && a.Side == b.Side &&
+		a.Instrument == b.Instrument && a.LimitPriceCents == b.LimitPriceCents && a.Quantity == b.Quantity
 }
 
 // completion is one acknowledged placement to record.
@@ -228,35 +264,47 @@ type completion struct {
 	attempt int
 }
 
+// completeAll records completions in one transaction, in order ID order;
+// each order is locked before its job, as everywhere in this package.
 func (d *DB) completeAll(ctx context.Context, cs []completion) error {
+	cs = slices.Clone(cs)
+	slices.SortFunc(cs, func(a, b completion) int { return strings.Compare(a.id, b.id) })
 	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		ids := make([]string, len(cs))
-		for i, c := range cs {
+		for _, c := range cs {
 			if err := markPlaced(ctx, tx, c); err != nil {
 				return err
 			}
-			ids[i] = c.id
+			if _, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", c.id).Exec(ctx); err != nil {
+				return err
+			}
 		}
-		_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id IN (?)", bun.List(ids)).Exec(ctx)
-		return err
+		return nil
 	})
 }
 
+// completeOne records one completion alone, twice if the first attempt's
+// outcome is unknown: completing is idempotent.
 func (d *DB) completeOne(ctx context.Context, c completion) error {
-	if err := d.completeAll(ctx, []completion{c}); err != nil {
+	if err := once(func() error { return d.completeAll(ctx, []completion{c}) }); err != nil {
 		return fmt.Errorf("store: complete order %s: %w", c.id, err)
 	}
 	return nil
 }
 
-// markPlaced records the acknowledgement on a pending order; an order no
-// longer pending is left as it is.
+// markPlaced records the acknowledgement on a pending order, or on one a
+// repeated call got refused (see Complete); an order placed already is left
+// as it is.
 func markPlaced(ctx context.Context, tx bun.Tx, c completion) error {
+	attempts := "MAX(placement_attempts, ?)"
+	if tx.Dialect().Name() == dialect.PG {
+		attempts = "GREATEST(placement_attempts, ?)"
+	}
 	_, err := tx.NewUpdate().Model((*orderRow)(nil)).
 		Set("status = ?", string(domain.Placed)).
 		Set("placed_at = ?", c.at.UTC()).
-		Set("placement_attempts = ?", c.attempt).
-		Where("id = ?", c.id).Where("status = ?", string(domain.Pending)).
+		Set("placement_attempts = "+attempts, c.attempt).
+		Where("id = ?", c.id).
+		Where("status IN (?)", bun.List([]string{string(domain.Pending), string(domain.Rejected)})).
 		Exec(ctx)
 	return err
 }

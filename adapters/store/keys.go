@@ -28,13 +28,25 @@ type keyRow struct {
 // CreateOnce stores o, its placement job and key in one transaction, or, if
 // key is taken, returns the order stored under it (replayed) or an error
 // wrapping domain.ErrKeyReused if that order asked for something else.
+//
+// Once started it runs to the end whatever becomes of ctx, and it tells
+// the truth about a commit whose answer was lost: a failed attempt is
+// followed by another, which either writes the order or finds the key
+// taken, and an order found under the key with o's ID is o, created by
+// this call.
 func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain.Order) (domain.Order, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Order{}, false, err // nothing started, nothing written
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
 	row := toRow(o)
 	k := &keyRow{Key: string(key), Fingerprint: o.Fingerprint(), OrderID: row.ID, CreatedAt: row.CreatedAt}
-	// Two tries: a key purged between our failed insert and our read is
-	// free again.
-	for range 2 {
-		err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	var err error
+	// Three tries: one may end with an unknown outcome, and a key purged
+	// between a failed insert and the read that follows is free again.
+	for range 3 {
+		err = d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			// The key goes in first: a concurrent request with the same key
 			// waits here (PostgreSQL) or behind the write lock (SQLite), then
 			// fails on the primary key and writes nothing.
@@ -47,21 +59,23 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 			return o, false, nil
 		}
 		if !isUniqueViolation(err) {
-			return domain.Order{}, false, fmt.Errorf("store: create order %s under key: %w", o.ID, err)
+			continue // perhaps committed after all: the next try finds out
 		}
-		first, found, err := d.keyed(ctx, key)
-		if err != nil {
-			return domain.Order{}, false, err
-		}
-		if !found {
+		first, found, kerr := d.keyed(ctx, key)
+		switch {
+		case kerr != nil:
+			return domain.Order{}, false, kerr
+		case !found:
 			continue
-		}
-		if first.Fingerprint() != o.Fingerprint() {
+		case first.ID == o.ID:
+			return first, false, nil // this call's own commit, its answer lost
+		case first.Fingerprint() != o.Fingerprint():
 			return domain.Order{}, false, fmt.Errorf("store: key %q: %w", key, domain.ErrKeyReused)
+		default:
+			return first, true, nil
 		}
-		return first, true, nil
 	}
-	return domain.Order{}, false, fmt.Errorf("store: key %q kept changing under concurrent purges", key)
+	return domain.Order{}, false, fmt.Errorf("store: create order %s under key: %w", o.ID, err)
 }
 
 // keyed returns the order recorded under key, if any.

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,11 +24,23 @@ type claimed struct {
 // Claim leases up to c.Limit due jobs, oldest due first, and returns them
 // with their orders. The lease is the job's due_at pushed to c.Now+c.Lease;
 // the attempt counter, bumped by each claim, fences it.
+//
+// Once started it runs to the end whatever becomes of ctx: a claim that
+// committed must hand its jobs to the caller, or they would sit leased to
+// nobody until the lease ran out. If the commit's answer is lost, it reads
+// back the jobs leased to c.Owner until exactly c.Now+c.Lease.
 func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 	if c.Limit < 1 {
 		return nil, fmt.Errorf("store: claim limit %d must be at least 1", c.Limit)
 	}
-	now, until := c.Now.UTC(), c.Now.Add(c.Lease).UTC()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	// Microseconds, the precision both databases keep, so that the read-back
+	// compares equal.
+	now, until := c.Now.UTC(), c.Now.Add(c.Lease).UTC().Truncate(time.Microsecond)
 	var jobs []ports.Job
 	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var got []claimed
@@ -49,45 +65,102 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 		if err := q.Scan(ctx, &got); err != nil {
 			return err
 		}
-		if len(got) == 0 {
-			return nil
-		}
-		ids := make([]string, len(got))
-		for i, g := range got {
-			ids[i] = g.OrderID
-		}
-		var rows []orderRow
-		if err := tx.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-			return err
-		}
-		byID := make(map[string]*orderRow, len(rows))
-		for i := range rows {
-			byID[rows[i].ID] = &rows[i]
-		}
-		jobs = make([]ports.Job, 0, len(got))
-		for _, g := range got {
-			row, ok := byID[g.OrderID]
-			if !ok {
-				return fmt.Errorf("job for order %s has no order", g.OrderID)
-			}
-			o, err := row.toDomain()
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, ports.Job{Order: o, Attempt: g.Attempts})
-		}
-		return nil
+		var err error
+		jobs, err = withOrders(ctx, tx, got)
+		return err
 	})
 	if err != nil {
+		// Perhaps committed: the jobs leased by this very claim say so.
+		var got []claimed
+		rerr := d.db.NewSelect().Model((*jobRow)(nil)).Column("order_id", "attempts").
+			Where("lease_owner = ?", c.Owner).Where("due_at = ?", until).
+			Scan(ctx, &got)
+		if rerr == nil && len(got) > 0 {
+			if jobs, rerr = withOrders(ctx, d.db, got); rerr == nil {
+				return jobs, nil
+			}
+		}
 		return nil, fmt.Errorf("store: claim placement jobs: %w", err)
 	}
 	return jobs, nil
 }
 
+// withOrders returns the claimed jobs with their orders.
+func withOrders(ctx context.Context, db bun.IDB, got []claimed) ([]ports.Job, error) {
+	if len(got) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(got))
+	for i, g := range got {
+		ids[i] = g.OrderID
+	}
+	var rows []orderRow
+	if err := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*orderRow, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+	}
+	jobs := make([]ports.Job, 0, len(got))
+	for _, g := range got {
+		row, ok := byID[g.OrderID]
+		if !ok {
+			return nil, fmt.Errorf("job for order %s has no order", g.OrderID)
+		}
+		o, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, ports.Job{Order: o, Attempt: g.Attempts})
+	}
+	return jobs, nil
+}
+
+// Release hands back claimed jobs that were never started: each becomes
+// due at once and its claim is not counted as an attempt. A job whose
+// lease is no longer held is left as it is.
+func (d *DB) Release(ctx context.Context, jobs []ports.Job, now time.Time) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		for _, j := range sortedJobs(jobs) {
+			if _, err := tx.NewUpdate().Model((*jobRow)(nil)).
+				Set("due_at = ?", now.UTC()).
+				Set("attempts = attempts - 1").
+				Set("lease_owner = NULL").
+				Where("order_id = ?", j.Order.ID.String()).Where("attempts = ?", j.Attempt).
+				Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: release %d placement jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// sortedJobs returns jobs ordered by order ID. Transactions that lock
+// several orders lock them in this order, so two of them never wait for
+// each other in a cycle.
+func sortedJobs(jobs []ports.Job) []ports.Job {
+	s := slices.Clone(jobs)
+	slices.SortFunc(s, func(a, b ports.Job) int { return bytes.Compare(a.Order.ID[:], b.Order.ID[:]) })
+	return s
+}
+
 // Complete marks the job's order placed at the given time and deletes the
-// job. Completing an order that is no longer pending changes nothing and
-// succeeds: the exchange's acknowledgement stands whoever held the lease.
-// Concurrent completions share transactions (group commit).
+// job. It is not fenced by the lease: the exchange's acknowledgement stands
+// whoever held the lease. Completing an order already placed changes
+// nothing; completing one that another holder of the job recorded as
+// rejected makes it placed, because the exchange's record of the order, not
+// the refusal of a repeated call, is the truth. Concurrent completions share
+// transactions (group commit).
 func (d *DB) Complete(ctx context.Context, j ports.Job, at time.Time) error {
 	return d.completes.do(ctx, completion{id: j.Order.ID.String(), at: at, attempt: j.Attempt})
 }
@@ -115,6 +188,8 @@ type retry struct {
 // transaction fails and each retry is recorded alone (retryOne), so that
 // only the stale one fails.
 func (d *DB) retryAll(ctx context.Context, rs []retry) error {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b retry) int { return strings.Compare(a.id, b.id) })
 	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		for _, r := range rs {
 			if err := retryIn(ctx, tx, r); err != nil {
@@ -125,50 +200,80 @@ func (d *DB) retryAll(ctx context.Context, rs []retry) error {
 	})
 }
 
-func (d *DB) retryOne(ctx context.Context, r retry) error { return d.retryAll(ctx, []retry{r}) }
+// retryOne records one retry in a transaction of its own; a failure other
+// than a lost lease may hide a commit, so it tries once more (a retry
+// recorded twice is recorded once).
+func (d *DB) retryOne(ctx context.Context, r retry) error {
+	return once(func() error { return d.retryAll(ctx, []retry{r}) })
+}
 
-// retryIn reschedules r's job, fenced by its attempt, and records the cause.
+// once runs write and, if it failed in a way that may hide a commit whose
+// answer was lost, runs it again: the write must be idempotent. A lost
+// lease is a definite answer.
+func once(write func() error) error {
+	err := write()
+	if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
+		err = write()
+	}
+	return err
+}
+
+// retryIn records r's cause on its order, then reschedules r's job, fenced
+// by its attempt. Like every write here it locks the order before its job.
 func retryIn(ctx context.Context, tx bun.Tx, r retry) error {
+	if _, err := tx.NewUpdate().Model((*orderRow)(nil)).
+		Set("placement_attempts = ?", r.attempt).
+		Set("last_error = ?", r.cause).
+		Where("id = ?", r.id).
+		Exec(ctx); err != nil {
+		return err
+	}
 	res, err := tx.NewUpdate().Model((*jobRow)(nil)).
 		Set("due_at = ?", r.due).
 		Set("lease_owner = NULL").
 		Where("order_id = ?", r.id).Where("attempts = ?", r.attempt).
 		Exec(ctx)
-	if err := leaseHeld(res, err); err != nil {
-		return err
-	}
-	_, err = tx.NewUpdate().Model((*orderRow)(nil)).
-		Set("placement_attempts = ?", r.attempt).
-		Set("last_error = ?", r.cause).
-		Where("id = ?", r.id).
-		Exec(ctx)
-	return err
+	return leaseHeld(res, err)
 }
 
 // Reject marks the job's order rejected with cause and deletes the job. It
 // returns an error wrapping domain.ErrLeaseLost if the job was claimed again
-// or settled since j was claimed.
+// or settled since j was claimed, unless the order is rejected already.
 func (d *DB) Reject(ctx context.Context, j ports.Job, cause string) error {
-	id := j.Order.ID.String()
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewDelete().Model((*jobRow)(nil)).
-			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
-			Exec(ctx)
-		if err := leaseHeld(res, err); err != nil {
-			return err
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	err := once(func() error { return d.reject(ctx, j, cause) })
+	if errors.Is(err, domain.ErrLeaseLost) {
+		// Recorded already, by this call (its first commit's answer lost)
+		// or by the job's new holder: the order is rejected either way.
+		if o, rerr := d.Order(ctx, j.Order.ID); rerr == nil && o.Status == domain.Rejected {
+			return nil
 		}
-		_, err = tx.NewUpdate().Model((*orderRow)(nil)).
+	}
+	if err != nil {
+		return fmt.Errorf("store: reject order %s: %w", j.Order.ID, err)
+	}
+	return nil
+}
+
+// reject records a rejection in one transaction: the order first, then
+// its job, fenced by the attempt.
+func (d *DB) reject(ctx context.Context, j ports.Job, cause string) error {
+	id := j.Order.ID.String()
+	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model((*orderRow)(nil)).
 			Set("status = ?", string(domain.Rejected)).
 			Set("placement_attempts = ?", j.Attempt).
 			Set("last_error = ?", cause).
 			Where("id = ?", id).Where("status = ?", string(domain.Pending)).
+			Exec(ctx); err != nil {
+			return err
+		}
+		res, err := tx.NewDelete().Model((*jobRow)(nil)).
+			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
 			Exec(ctx)
-		return err
+		return leaseHeld(res, err)
 	})
-	if err != nil {
-		return fmt.Errorf("store: reject order %s: %w", id, err)
-	}
-	return nil
 }
 
 // leaseHeld turns a fenced write that matched no row into ErrLeaseLost.

@@ -384,8 +384,13 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if n := count(t, db, "placement_jobs"); n != 0 {
 			t.Errorf("placement_jobs = %d after rejection; want 0", n)
 		}
-		if err := db.Reject(ctx, j, "again"); !errors.Is(err, domain.ErrLeaseLost) {
-			t.Errorf("second Reject error = %v; want ErrLeaseLost", err)
+		// Rejecting again is answered as done (a repeated write after a lost
+		// commit answer looks exactly like this) and changes nothing.
+		if err := db.Reject(ctx, j, "again"); err != nil {
+			t.Errorf("second Reject error = %v; want nil: the order is rejected", err)
+		}
+		if got, _ := db.Order(ctx, o.ID); got.LastError != "unknown instrument" {
+			t.Errorf("last error after a second Reject = %q; want the first cause kept", got.LastError)
 		}
 	})
 
@@ -561,6 +566,108 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 		if again := mustClaim(t, db, due, n); len(again) != n {
 			t.Errorf("%d jobs due after the retries; want all %d (stale ones stay leased until then too)", len(again), n)
+		}
+	})
+
+	t.Run("a late acknowledgement wins over a rejection the job's next holder recorded", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		first := mustClaim(t, db, t0, 1)[0]                      // lease until t0+30s
+		second := mustClaim(t, db, t0.Add(31*time.Second), 1)[0] // taken over
+		if err := db.Reject(ctx, second, "duplicate client order id"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Complete(ctx, first, t0.Add(40*time.Second)); err != nil {
+			t.Fatalf("late Complete = %v; want nil", err)
+		}
+		got, _ := db.Order(ctx, o.ID)
+		if got.Status != domain.Placed || !got.PlacedAt.Equal(t0.Add(40*time.Second)) || got.PlacementAttempts != 2 {
+			t.Errorf("after a late acknowledgement: %s placed at %v after %d attempts; want placed at %v after 2",
+				got.Status, got.PlacedAt, got.PlacementAttempts, t0.Add(40*time.Second))
+		}
+		if n := count(t, db, "placement_jobs"); n != 0 {
+			t.Errorf("%d jobs left; want 0", n)
+		}
+	})
+
+	t.Run("a late rejection loses to an acknowledgement", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		first := mustClaim(t, db, t0, 1)[0]
+		second := mustClaim(t, db, t0.Add(31*time.Second), 1)[0]
+		if err := db.Complete(ctx, second, t0.Add(32*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Reject(ctx, first, "refused"); !errors.Is(err, domain.ErrLeaseLost) {
+			t.Errorf("late Reject = %v; want ErrLeaseLost", err)
+		}
+		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Placed || got.LastError != "" {
+			t.Errorf("after a late rejection: %s, last error %q; want placed, none", got.Status, got.LastError)
+		}
+	})
+
+	t.Run("settles racing on taken-over jobs never fail but for a lost lease", func(t *testing.T) {
+		db := open(t)
+		const n = 40
+		for i := range n {
+			mustCreate(t, db, newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), i%2 == 0))
+		}
+		stale := mustClaim(t, db, t0.Add(time.Second), n)
+		fresh := mustClaim(t, db, t0.Add(time.Hour), n)
+		if len(stale) != n || len(fresh) != n {
+			t.Fatalf("claimed %d and %d jobs; want %d twice", len(stale), len(fresh), n)
+		}
+		// The old holder's acknowledgements race the new holder's retries
+		// and rejections, in batches that lock many orders at once, in
+		// opposite orders.
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*n)
+		for i := range n {
+			wg.Add(2)
+			go func() { defer wg.Done(); errs <- db.Complete(ctx, stale[i], t0.Add(time.Hour)) }()
+			go func() {
+				defer wg.Done()
+				j := fresh[n-1-i]
+				if i%2 == 0 {
+					errs <- db.Retry(ctx, j, t0.Add(2*time.Hour), "failed")
+				} else {
+					errs <- db.Reject(ctx, j, "refused")
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
+				t.Errorf("settle: %v; want nil or ErrLeaseLost", err)
+			}
+		}
+		placed, err := db.List(ctx, ports.ListQuery{Status: domain.Placed, Limit: 100})
+		if err != nil || len(placed) != n || count(t, db, "placement_jobs") != 0 {
+			t.Errorf("%d orders placed (%v), %d jobs left; want all %d placed, none left", len(placed), err, count(t, db, "placement_jobs"), n)
+		}
+	})
+
+	t.Run("released jobs are due at once and their claim is not counted", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		j := mustClaim(t, db, t0, 1)[0]
+		if err := db.Release(ctx, []ports.Job{j}, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		again := mustClaim(t, db, t0.Add(time.Second), 1)
+		if len(again) != 1 || again[0].Attempt != 1 {
+			t.Fatalf("after a release: %d jobs claimable, attempt %v; want 1 job, attempt 1 again", len(again), again)
+		}
+		// A release by a holder whose lease is gone changes nothing.
+		if err := db.Release(ctx, []ports.Job{{Order: o, Attempt: 7}}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if jobs := mustClaim(t, db, t0.Add(2*time.Second), 1); len(jobs) != 0 {
+			t.Errorf("a stale release freed a leased job")
 		}
 	})
 

@@ -15,7 +15,7 @@ import (
 //	go test -run '^$' -bench ServerPOST -benchtime 20000x -cpu 2 -cpuprofile cpu.out ./cmd/ordergate
 //	go tool pprof -top cpu.out
 func BenchmarkServerPOST(b *testing.B) {
-	addr := startInProcess(b)
+	addr := startInProcess(b, nil)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	const body = `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":123.45,"quantity":10}`
 	b.SetParallelism(32) // 64 clients at -cpu 2, as make bench uses

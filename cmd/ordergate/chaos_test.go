@@ -64,6 +64,7 @@ type load struct {
 	created  map[string]bool // IDs answered 201 (first or replayed)
 	attempts int             // HTTP requests sent
 	gaveUp   int             // orders that never got a 201
+	codes    map[int]int     // answers by status code; 0 for no answer
 }
 
 // sendOrders sends n distinct orders through workers, each with its own
@@ -71,7 +72,7 @@ type load struct {
 // without placing the order twice. Each order is retried until it gets a 201
 // or its deadline passes: the load is bounded in count and time.
 func sendOrders(ts *targets, n, workers int, perOrder time.Duration) *load {
-	l := &load{created: map[string]bool{}}
+	l := &load{created: map[string]bool{}, codes: map[int]int{}}
 	client := &http.Client{Timeout: 5 * time.Second}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -83,9 +84,11 @@ func sendOrders(ts *targets, n, workers int, perOrder time.Duration) *load {
 				body := fmt.Sprintf(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":%d}`, i+1)
 				deadline := time.Now().Add(perOrder)
 				for {
-					id, ok := postOnce(client, ts.pick(), fmt.Sprintf("chaos-%d", i), body)
+					id, code := postOnce(client, ts.pick(), fmt.Sprintf("chaos-%d", i), body)
+					ok := code == http.StatusCreated && id != ""
 					l.mu.Lock()
 					l.attempts++
+					l.codes[code]++
 					if ok {
 						l.created[id] = true
 					}
@@ -112,26 +115,28 @@ func sendOrders(ts *targets, n, workers int, perOrder time.Duration) *load {
 	return l
 }
 
-func postOnce(client *http.Client, base, key, body string) (string, bool) {
+// postOnce sends one keyed order and returns the new order's ID (on a 201)
+// and the status code, 0 if no answer came.
+func postOnce(client *http.Client, base, key, body string) (string, int) {
 	if base == "" {
-		return "", false
+		return "", 0
 	}
 	req, _ := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", false
+		return "", 0
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return "", false
+		return "", resp.StatusCode
 	}
 	var o orderJSON
-	if json.NewDecoder(resp.Body).Decode(&o) != nil || o.ID == "" {
-		return "", false
+	if json.NewDecoder(resp.Body).Decode(&o) != nil {
+		return "", resp.StatusCode
 	}
-	return o.ID, true
+	return o.ID, resp.StatusCode
 }
 
 // allOrders pages through GET /orders.

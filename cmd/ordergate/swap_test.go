@@ -20,9 +20,10 @@ import (
 )
 
 // startInProcess starts the whole fx application in this process on a free
-// loopback port and a fresh SQLite file, with extra options applied, and
-// stops it when tb ends. It returns the address it serves on.
-func startInProcess(tb testing.TB, extra ...fx.Option) string {
+// loopback port and a fresh SQLite file (args may name another --db, and
+// any other flag), with extra options applied, and stops it when tb ends.
+// It returns the address it serves on.
+func startInProcess(tb testing.TB, args []string, extra ...fx.Option) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,7 +31,8 @@ func startInProcess(tb testing.TB, extra ...fx.Option) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c, err := parseConfig("ordergate", []string{"--addr", addr, "--db", filepath.Join(tb.TempDir(), "inprocess.db")}, env(nil), io.Discard)
+	args = append([]string{"--addr", addr, "--db", filepath.Join(tb.TempDir(), "inprocess.db")}, args...)
+	c, err := parseConfig("ordergate", args, env(nil), io.Discard)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func TestFullAppWithTheExchangeSwappedForAMock(t *testing.T) {
 		placed.Store(o.ID.String())
 		return nil
 	}}
-	addr := startInProcess(t, fx.Decorate(func(ports.Exchange) ports.Exchange { return exchange }))
+	addr := startInProcess(t, nil, fx.Decorate(func(ports.Exchange) ports.Exchange { return exchange }))
 
 	resp, err := http.Post("http://"+addr+"/orders", "application/json",
 		strings.NewReader(`{"type":"market","side":"sell","instrument":"US0378331005","quantity":2}`))

@@ -87,7 +87,13 @@ var storeModule = fx.Module("store",
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
 			return httpapi.Health{DB: db, Exchange: b.State}
 		},
-		func() ports.Clock { return systemClock{} },
+		// Every instance reads the database's clock, so that due times and
+		// leases mean the same to all of them whatever their own clocks say.
+		func(db *store.DB) (ports.Clock, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return db.Clock(ctx, systemClock{})
+		},
 	),
 )
 

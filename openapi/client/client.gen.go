@@ -472,7 +472,7 @@ type ClientInterface interface {
 	//
 	// Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 	//
-	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -483,7 +483,7 @@ type ClientInterface interface {
 	//
 	// Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 	//
-	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -543,7 +543,7 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 //
 // Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 //
-// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 //
 // Takes any type of body and a specified content type.
 //
@@ -564,7 +564,7 @@ func (c *Client) PlaceOrderWithBody(ctx context.Context, params *PlaceOrderParam
 //
 // Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 //
-// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -902,7 +902,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 	//
-	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -913,7 +913,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 	//
-	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+	// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1277,7 +1277,7 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 //
 // Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 //
-// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1294,7 +1294,7 @@ func (c *ClientWithResponses) PlaceOrderWithBodyWithResponse(ctx context.Context
 //
 // Validates the order, then stores it and its placement job in one transaction. 201 means both are committed and placement at the exchange is guaranteed; the exchange is never called while the request waits.
 //
-// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours.
+// With an Idempotency-Key header, repeating the request with the same key and body returns the order created the first time (201, Idempotent-Replayed: true) and creates nothing, also when the requests race; the same key with a different body is rejected with 422. Keys are kept at least 24 hours. Send one with every order you might retry: a request that got no answer, or a 500 while the database was unreachable, may have stored the order, and only the key makes the retry safe. This operation never answers 409.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -29,6 +29,9 @@ var _ ports.Outbox = &OutboxMock{}
 //			RejectFunc: func(ctx context.Context, j ports.Job, cause string) error {
 //				panic("mock out the Reject method")
 //			},
+//			ReleaseFunc: func(ctx context.Context, jobs []ports.Job, now time.Time) error {
+//				panic("mock out the Release method")
+//			},
 //			RetryFunc: func(ctx context.Context, j ports.Job, due time.Time, cause string) error {
 //				panic("mock out the Retry method")
 //			},
@@ -47,6 +50,9 @@ type OutboxMock struct {
 
 	// RejectFunc mocks the Reject method.
 	RejectFunc func(ctx context.Context, j ports.Job, cause string) error
+
+	// ReleaseFunc mocks the Release method.
+	ReleaseFunc func(ctx context.Context, jobs []ports.Job, now time.Time) error
 
 	// RetryFunc mocks the Retry method.
 	RetryFunc func(ctx context.Context, j ports.Job, due time.Time, cause string) error
@@ -78,6 +84,15 @@ type OutboxMock struct {
 			// Cause is the cause argument value.
 			Cause string
 		}
+		// Release holds details about calls to the Release method.
+		Release []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Jobs is the jobs argument value.
+			Jobs []ports.Job
+			// Now is the now argument value.
+			Now time.Time
+		}
 		// Retry holds details about calls to the Retry method.
 		Retry []struct {
 			// Ctx is the ctx argument value.
@@ -93,6 +108,7 @@ type OutboxMock struct {
 	lockClaim    sync.RWMutex
 	lockComplete sync.RWMutex
 	lockReject   sync.RWMutex
+	lockRelease  sync.RWMutex
 	lockRetry    sync.RWMutex
 }
 
@@ -209,6 +225,46 @@ func (mock *OutboxMock) RejectCalls() []struct {
 	mock.lockReject.RLock()
 	calls = mock.calls.Reject
 	mock.lockReject.RUnlock()
+	return calls
+}
+
+// Release calls ReleaseFunc.
+func (mock *OutboxMock) Release(ctx context.Context, jobs []ports.Job, now time.Time) error {
+	if mock.ReleaseFunc == nil {
+		panic("OutboxMock.ReleaseFunc: method is nil but Outbox.Release was just called")
+	}
+	callInfo := struct {
+		Ctx  context.Context
+		Jobs []ports.Job
+		Now  time.Time
+	}{
+		Ctx:  ctx,
+		Jobs: jobs,
+		Now:  now,
+	}
+	mock.lockRelease.Lock()
+	mock.calls.Release = append(mock.calls.Release, callInfo)
+	mock.lockRelease.Unlock()
+	return mock.ReleaseFunc(ctx, jobs, now)
+}
+
+// ReleaseCalls gets all the calls that were made to Release.
+// Check the length with:
+//
+//	len(mockedOutbox.ReleaseCalls())
+func (mock *OutboxMock) ReleaseCalls() []struct {
+	Ctx  context.Context
+	Jobs []ports.Job
+	Now  time.Time
+} {
+	var calls []struct {
+		Ctx  context.Context
+		Jobs []ports.Job
+		Now  time.Time
+	}
+	mock.lockRelease.RLock()
+	calls = mock.calls.Release
+	mock.lockRelease.RUnlock()
 	return calls
 }
 

@@ -1,0 +1,98 @@
+package store_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/ordergate/ordergate/adapters/store/storetest"
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// TestPostgresSettlesLockTheOrderBeforeItsJob lines up, on one order, an
+// acknowledgement from a job's old holder and a rejection from its new one
+// behind a lock another session holds on the order, then lets them go. Were
+// one of them to lock the job first, each would wait for the other and
+// PostgreSQL would abort one as a deadlock. The transactions are run
+// without the retry that would hide such an abort.
+func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	app := "ordergate_lockorder_" + hex.EncodeToString(b[:])
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	db := storetest.MustOpen(t, u.String())
+
+	o, err := domain.New(domain.NewID(t0), t0, domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(now time.Time) ports.Job {
+		jobs, err := db.Claim(ctx, ports.Claim{Owner: "test", Now: now, Lease: 30 * time.Second, Limit: 1})
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+		}
+		return jobs[0]
+	}
+	old, fresh := claim(t0), claim(t0.Add(time.Minute))
+
+	// Another session holds the order's row lock.
+	admin, err := db.Bun().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ExecContext(ctx, "SELECT 1 FROM orders WHERE id = ? FOR UPDATE", o.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var got int
+			if err := db.Bun().QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'", app).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sessions waiting for a lock after 10 s; want %d", got, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	complete, reject := make(chan error, 1), make(chan error, 1)
+	go func() { complete <- db.CompleteTx(ctx, old, t0) }()
+	waiting(1)
+	go func() { reject <- db.RejectTx(ctx, fresh, "refused") }()
+	waiting(2)
+	if _, err := admin.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-complete; err != nil {
+		t.Errorf("acknowledgement: %v; want nil", err)
+	}
+	if err := <-reject; !errors.Is(err, domain.ErrLeaseLost) {
+		t.Errorf("rejection: %v; want ErrLeaseLost (never a deadlock)", err)
+	}
+	got, err := db.Order(ctx, o.ID)
+	if err != nil || got.Status != domain.Placed {
+		t.Errorf("order: %s, %v; want placed", got.Status, err)
+	}
+}
