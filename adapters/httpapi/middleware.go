@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -126,5 +129,27 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 				slog.String("request_id", id),
 			)
 		}
+	})
+}
+
+// Recover answers a panicking request with the contract's 500 body and logs
+// the panic with its stack, instead of dropping the connection.
+func Recover(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+				panic(v)
+			}
+			log.ErrorContext(ctx, "panic serving request", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"message":"`+InternalMessage+`"}`)
+		}()
+		next.ServeHTTP(w, r)
 	})
 }

@@ -231,3 +231,8 @@ type Status struct {
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// StatusOutput is the answer of the health endpoints.
+type StatusOutput struct {
+	Body Status
+}

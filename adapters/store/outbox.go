@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,10 +11,21 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
+
+// jobRow is one placement job of the outbox.
+type jobRow struct {
+	bun.BaseModel `bun:"table:placement_jobs"`
+
+	OrderID    string         `bun:"order_id,pk"`
+	DueAt      time.Time      `bun:"due_at"`
+	Attempts   int            `bun:"attempts"`
+	LeaseOwner sql.NullString `bun:"lease_owner"`
+}
 
 // claimed is one row a claim returns.
 type claimed struct {
@@ -207,17 +219,6 @@ func (d *DB) retryOne(ctx context.Context, r retry) error {
 	return once(func() error { return d.retryAll(ctx, []retry{r}) })
 }
 
-// once runs write and, if it failed in a way that may hide a commit whose
-// answer was lost, runs it again: the write must be idempotent. A lost
-// lease is a definite answer.
-func once(write func() error) error {
-	err := write()
-	if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
-		err = write()
-	}
-	return err
-}
-
 // retryIn records r's cause on its order, then reschedules r's job, fenced
 // by its attempt. Like every write here it locks the order before its job.
 func retryIn(ctx context.Context, tx bun.Tx, r retry) error {
@@ -317,4 +318,56 @@ func (d *DB) OutboxStats(ctx context.Context) (ports.OutboxStats, error) {
 		st.Oldest = id
 	}
 	return st, nil
+}
+
+// completion is one acknowledged placement to record.
+type completion struct {
+	id      string
+	at      time.Time
+	attempt int
+}
+
+// completeAll records completions in one transaction, in order ID order;
+// each order is locked before its job, as everywhere in this package.
+func (d *DB) completeAll(ctx context.Context, cs []completion) error {
+	cs = slices.Clone(cs)
+	slices.SortFunc(cs, func(a, b completion) int { return strings.Compare(a.id, b.id) })
+	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		for _, c := range cs {
+			if err := markPlaced(ctx, tx, c); err != nil {
+				return err
+			}
+			if _, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", c.id).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// completeOne records one completion alone, twice if the first attempt's
+// outcome is unknown: completing is idempotent.
+func (d *DB) completeOne(ctx context.Context, c completion) error {
+	if err := once(func() error { return d.completeAll(ctx, []completion{c}) }); err != nil {
+		return fmt.Errorf("store: complete order %s: %w", c.id, err)
+	}
+	return nil
+}
+
+// markPlaced records the acknowledgement on a pending order, or on one a
+// repeated call got refused (see Complete); an order placed already is left
+// as it is.
+func markPlaced(ctx context.Context, tx bun.Tx, c completion) error {
+	attempts := "MAX(placement_attempts, ?)"
+	if tx.Dialect().Name() == dialect.PG {
+		attempts = "GREATEST(placement_attempts, ?)"
+	}
+	_, err := tx.NewUpdate().Model((*orderRow)(nil)).
+		Set("status = ?", string(domain.Placed)).
+		Set("placed_at = ?", c.at.UTC()).
+		Set("placement_attempts = "+attempts, c.attempt).
+		Where("id = ?", c.id).
+		Where("status IN (?)", bun.List([]string{string(domain.Pending), string(domain.Rejected)})).
+		Exec(ctx)
+	return err
 }

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// internalResponses returns the 500 response of the order operations by
+// operation ID, "" for those not named: the contract's body, never Huma's
+// problem document.
+func internalResponses(api huma.API) map[string]*huma.Response {
+	internal := func(description string) *huma.Response {
+		return &huma.Response{
+			Description: description,
+			Content: map[string]*huma.MediaType{"application/json": {
+				Schema:  api.OpenAPI().Components.Schemas.Schema(typeOf[InternalError](), true, "InternalError"),
+				Example: InternalError{Message: InternalMessage},
+			}},
+		}
+	}
+	return map[string]*huma.Response{
+		"": internal("Internal error: the cause is logged, never sent. Nothing was half-written."),
+		"place-order": internal("Internal error: the cause is logged, never sent. Nothing was half-written. " +
+			"When the answer to the database's commit is lost, ordergate reads the order back and answers 201 if it is stored; " +
+			"only while the database stays unreachable can a 500 stand for an order that is stored (and will be placed). " +
+			"Retry with the same Idempotency-Key: the retry answers with that order if it exists, and creates it once if it does not."),
+	}
+
+}
+
+// documentExamples gives the error schemas Huma ships, and the responses
+// that use them, the examples the document promises for every field. It
+// also puts back the 500 response of the order operations: Huma documents
+// its own problem body for 500 whenever an operation lists errors, but the
+// contract's 500 body is InternalError. internals holds that response by
+// operation ID, "" for the operations not named.
+func documentExamples(api huma.API, internals map[string]*huma.Response) {
+	oas := api.OpenAPI()
+	schemas := oas.Components.Schemas.Map()
+	detail := &huma.ErrorDetail{Location: "body.quantity", Message: "expected number >= 1", Value: 0}
+	if d, ok := schemas["ErrorDetail"]; ok {
+		for name, ex := range map[string]any{"location": detail.Location, "message": detail.Message, "value": detail.Value} {
+			if p, ok := d.Properties[name]; ok && len(p.Examples) == 0 {
+				p.Examples = []any{ex}
+			}
+		}
+	}
+	if m, ok := schemas["ErrorModel"]; ok {
+		if p, ok := m.Properties["errors"]; ok && len(p.Examples) == 0 {
+			p.Examples = []any{[]*huma.ErrorDetail{detail}}
+		}
+	}
+	invalid := huma.ErrorModel{
+		Title:  "Unprocessable Entity",
+		Status: http.StatusUnprocessableEntity,
+		Detail: "validation failed",
+		Errors: []*huma.ErrorDetail{detail},
+	}
+	example := Order{
+		ID: "0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", CreatedAt: Timestamp(time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC)),
+		Type: "limit", Side: "buy", Instrument: "US0378331005", Quantity: 10, Status: "pending",
+	}
+	price := Money(12345)
+	example.LimitPrice = &price
+	if l, ok := schemas["OrderList"]; ok {
+		if p, ok := l.Properties["orders"]; ok && len(p.Examples) == 0 {
+			p.Examples = []any{[]Order{example}}
+		}
+	}
+	for _, item := range oas.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post} {
+			if op == nil {
+				continue
+			}
+			if _, ok := op.Responses["500"]; ok && slices.Contains(op.Tags, "orders") {
+				r, ok := internals[op.OperationID]
+				if !ok {
+					r = internals[""]
+				}
+				op.Responses["500"] = r
+			}
+			for code, r := range op.Responses {
+				for _, mt := range r.Content {
+					if mt.Example != nil {
+						continue
+					}
+					switch {
+					case code == "422":
+						mt.Example = invalid
+					case op.OperationID == "place-order" && code == "201", op.OperationID == "get-order" && code == "200":
+						mt.Example = example
+					}
+				}
+			}
+		}
+	}
+}
