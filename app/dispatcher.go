@@ -49,6 +49,9 @@ type DispatcherConfig struct {
 	// Metrics receives each attempt's outcome and each order's time from
 	// commit to placement (default: discarded).
 	Metrics ports.Metrics
+	// Gate, if set, holds the dispatcher off while it is not ready: the
+	// exchange's circuit breaker.
+	Gate ports.Gate
 }
 
 // Defaults of DispatcherConfig.
@@ -61,13 +64,6 @@ const (
 	DefaultRetryMax      = 30 * time.Second
 	DefaultShutdownGrace = 10 * time.Second
 )
-
-// Gate is implemented by exchange adapters that can ask the dispatcher to
-// hold off, such as a circuit breaker: while Ready is false the dispatcher
-// claims no jobs, so they keep their place and their attempt count.
-type Gate interface {
-	Ready() bool
-}
 
 // settleTimeout bounds the database write that records a call's outcome. It
 // runs on its own context so that a shutdown never discards the outcome of a
@@ -202,7 +198,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		var jobs []ports.Job
 		var err error
-		if g, ok := d.exchange.(Gate); ok && !g.Ready() {
+		if d.cfg.Gate != nil && !d.cfg.Gate.Ready() {
 			err = errExchangeHeld // wait for the next poll, then ask again
 		} else if jobs, err = d.claim(ctx, free); err != nil && ctx.Err() == nil {
 			d.log.Error("claim placement jobs", "err", err)

@@ -496,32 +496,21 @@ func TestShutdownPastGraceReleasesJobAtOnce(t *testing.T) {
 	}
 }
 
-// gatedExchange is an exchange mock that can close its gate and counts how
-// often the dispatcher asked.
-type gatedExchange struct {
-	*mocks.ExchangeMock
-	ready atomic.Bool
-	asked atomic.Int32
-}
-
-func (g *gatedExchange) Ready() bool {
-	g.asked.Add(1)
-	return g.ready.Load()
-}
-
 func TestRunClaimsNothingWhileTheGateIsClosed(t *testing.T) {
 	clk := newClock()
 	o := testOrder(t)
 	ob := newLeaseOutbox(o)
-	ex := &gatedExchange{ExchangeMock: &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return nil }}}
-	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{PollInterval: time.Millisecond})
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return nil }}
+	var ready atomic.Bool
+	gate := &mocks.GateMock{ReadyFunc: ready.Load}
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{PollInterval: time.Millisecond, Gate: gate})
 	runDispatcher(t, d)
 	// Each poll asks the gate once: after five refusals, nothing was claimed.
-	waitFor(t, "five polls against a closed gate", func() bool { return ex.asked.Load() >= 5 })
+	waitFor(t, "five polls against a closed gate", func() bool { return len(gate.ReadyCalls()) >= 5 })
 	if n := len(ob.ClaimCalls()); n != 0 {
 		t.Fatalf("claimed %d times with the gate closed; want 0", n)
 	}
-	ex.ready.Store(true)
+	ready.Store(true)
 	waitFor(t, "placement once the gate opens", func() bool { return ob.state(o.ID).done == "placed" })
 	if got := ob.state(o.ID).attempts; got != 1 {
 		t.Errorf("attempts = %d; want 1 (no attempts burnt while held)", got)

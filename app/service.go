@@ -57,6 +57,12 @@ func NewService(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake fu
 	return s
 }
 
+// SystemClock is the host's clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
 // nopMetrics discards measurements.
 type nopMetrics struct{}
 

@@ -17,6 +17,7 @@ import (
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/keys.go . Keys
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/exchange.go . Exchange
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/clock.go . Clock
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/gate.go . Gate
 
 // Orders stores orders.
 type Orders interface {
@@ -123,6 +124,33 @@ type Exchange interface {
 	// caller retries.
 	Place(ctx context.Context, o domain.Order) error
 }
+
+// Gate tells the dispatcher whether to call the exchange at all: a circuit
+// breaker in front of an exchange that keeps failing. While it is not
+// ready the dispatcher claims no jobs, so they keep their place and their
+// attempt count.
+type Gate interface {
+	// Ready reports whether calls may go out now.
+	Ready() bool
+	// State names the gate's state, for operators.
+	State() GateState
+}
+
+// GateState is the state of a Gate.
+type GateState string
+
+// Gate states, those of a circuit breaker.
+const (
+	// GateClosed lets every call through.
+	GateClosed GateState = "closed"
+	// GateHalfOpen lets one probe call through.
+	GateHalfOpen GateState = "half-open"
+	// GateOpen lets no call through.
+	GateOpen GateState = "open"
+)
+
+// GateStates lists every GateState.
+func GateStates() []GateState { return []GateState{GateClosed, GateHalfOpen, GateOpen} }
 
 // Clock tells the time. Tests replace it to control due times and backoff.
 type Clock interface {

@@ -13,7 +13,10 @@ import (
 	"github.com/ordergate/ordergate/ports"
 )
 
-var _ ports.Exchange = (*Breaker)(nil)
+var (
+	_ ports.Exchange = (*Breaker)(nil)
+	_ ports.Gate     = (*Breaker)(nil)
+)
 
 // ErrCircuitOpen is returned, without calling the exchange, while the
 // circuit breaker is open. It is transient.
@@ -103,8 +106,17 @@ func (b *Breaker) Place(ctx context.Context, o domain.Order) error {
 	return err
 }
 
-// State returns "closed", "half-open" or "open".
-func (b *Breaker) State() string { return b.cb.State().String() }
+// State returns the circuit's state.
+func (b *Breaker) State() ports.GateState {
+	switch b.cb.State() {
+	case gobreaker.StateOpen:
+		return ports.GateOpen
+	case gobreaker.StateHalfOpen:
+		return ports.GateHalfOpen
+	default:
+		return ports.GateClosed
+	}
+}
 
 // Ready reports whether a call would be let through: false while open. The
 // dispatcher claims no jobs while it is false.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ordergate/ordergate/adapters/exchange"
 	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
 	"github.com/ordergate/ordergate/ports/mocks"
 )
 
@@ -33,7 +34,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 			t.Fatalf("call %d: %v; want the exchange's error", i, err)
 		}
 	}
-	if b.State() != "open" || b.Ready() {
+	if b.State() != ports.GateOpen || b.Ready() {
 		t.Fatalf("after 3 failures state = %s, ready %v; want open, not ready", b.State(), b.Ready())
 	}
 	if err := b.Place(ctx, o); !errors.Is(err, exchange.ErrCircuitOpen) {
@@ -51,13 +52,13 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if b.State() != "half-open" {
+	if b.State() != ports.GateHalfOpen {
 		t.Fatalf("state = %s; want half-open", b.State())
 	}
 	if err := b.Place(ctx, o); err != nil {
 		t.Fatalf("probe: %v", err)
 	}
-	if b.State() != "closed" {
+	if b.State() != ports.GateClosed {
 		t.Errorf("after a good probe state = %s; want closed", b.State())
 	}
 }
@@ -72,7 +73,7 @@ func TestBreakerCountsRefusalsAsAnswers(t *testing.T) {
 			t.Fatalf("error = %v; want the refusal passed through", err)
 		}
 	}
-	if b.State() != "closed" {
+	if b.State() != ports.GateClosed {
 		t.Errorf("state after refusals = %s; want closed: the exchange is up", b.State())
 	}
 }

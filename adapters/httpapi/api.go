@@ -37,10 +37,10 @@ type Pinger interface {
 type Health struct {
 	// DB must answer for the instance to be ready.
 	DB Pinger
-	// Exchange, if set, names the state of the exchange circuit breaker
-	// ("closed", "half-open", "open") in /readyz. An open circuit does not
-	// make the instance unready: orders are still accepted.
-	Exchange func() string
+	// Exchange, if set, is the exchange circuit breaker whose state /readyz
+	// reports. An open circuit does not make the instance unready: orders
+	// are still accepted.
+	Exchange ports.Gate
 }
 
 // NewAPI returns a Huma API on mux serving the OpenAPI document at

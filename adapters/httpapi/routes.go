@@ -81,7 +81,7 @@ func registerOps(api huma.API, health Health, log *slog.Logger) {
 		}
 		out := &StatusOutput{Body: Status{Status: "ok"}}
 		if health.Exchange != nil {
-			out.Body.Exchange = health.Exchange()
+			out.Body.Exchange = health.Exchange.State()
 		}
 		return out, nil
 	})

@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
 	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
 )
 
 // Number is a JSON number kept as the text the client sent, so that a price
@@ -75,14 +75,6 @@ type Money domain.Price
 // MarshalJSON implements json.Marshaler.
 func (m Money) MarshalJSON() ([]byte, error) { return domain.Price(m).AppendText(nil), nil }
 
-// UnmarshalJSON implements json.Unmarshaler, exactly, for clients built on
-// this package's types.
-func (m *Money) UnmarshalJSON(b []byte) error {
-	p, err := domain.ParsePrice(string(bytes.TrimSpace(b)))
-	*m = Money(p)
-	return err
-}
-
 // Timestamp writes a time in UTC as RFC 3339 with exactly six fractional
 // digits, the precision ordergate stores.
 type Timestamp time.Time
@@ -93,17 +85,6 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 	b = append(b, '"')
 	b = time.Time(t).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
 	return append(b, '"'), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler, for clients built on this
-// package's types.
-func (t *Timestamp) UnmarshalJSON(b []byte) error {
-	if len(b) < 2 || b[0] != '"' {
-		return errors.New("timestamp must be a JSON string")
-	}
-	v, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1]))
-	*t = Timestamp(v)
-	return err
 }
 
 func float(v float64) *float64 { return &v }
@@ -227,7 +208,7 @@ type OrderList struct {
 type Status struct {
 	Status string `json:"status" doc:"ok when healthy." example:"ok"`
 	// Exchange is the exchange circuit breaker's state, on /readyz.
-	Exchange string `json:"exchange,omitempty" enum:"closed,half-open,open" doc:"State of the exchange circuit breaker (readyz only): open means placement is paused while the exchange fails; orders are still accepted." example:"closed"`
+	Exchange ports.GateState `json:"exchange,omitempty" enum:"closed,half-open,open" doc:"State of the exchange circuit breaker (readyz only): open means placement is paused while the exchange fails; orders are still accepted." example:"closed"`
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }

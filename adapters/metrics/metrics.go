@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
@@ -29,9 +30,9 @@ type Config struct {
 	// Outbox, if set, is counted at each scrape: outbox depth and the age
 	// of the oldest pending order.
 	Outbox ports.OutboxStater
-	// Breaker, if set, names the exchange circuit breaker's state
-	// ("closed", "half-open" or "open") at each scrape.
-	Breaker func() string
+	// Breaker, if set, is the exchange circuit breaker whose state each
+	// scrape reports.
+	Breaker ports.Gate
 	// Clock tells the time for ages (default: the system clock).
 	Clock ports.Clock
 	// Logger receives scrape-time failures (default slog.Default()).
@@ -60,7 +61,7 @@ func New(cfg Config) *Metrics {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+		cfg.Clock = app.SystemClock{}
 	}
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -98,7 +99,7 @@ func New(cfg Config) *Metrics {
 		m.reg.MustRegister(&outboxCollector{stats: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger})
 	}
 	if cfg.Breaker != nil {
-		m.reg.MustRegister(&breakerCollector{state: cfg.Breaker})
+		m.reg.MustRegister(&breakerCollector{gate: cfg.Breaker})
 	}
 	// Every outcome shows from the start, at zero, so rate() works at once.
 	for _, o := range []string{ports.OutcomePlaced, ports.OutcomeRejected, ports.OutcomeFailed, ports.OutcomeInterrupted} {
@@ -107,9 +108,6 @@ func New(cfg Config) *Metrics {
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)})
 	return m
 }
-
-// Registry returns the registry, to add collectors of one's own.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ServeHTTP serves the metrics in the Prometheus text format.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
@@ -179,22 +177,18 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 
 // breakerCollector reads the circuit breaker's state at scrape time.
 type breakerCollector struct {
-	state func() string
+	gate ports.Gate
 }
 
 func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
 
 func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
-	now := c.state()
-	for _, s := range []string{"closed", "half-open", "open"} {
+	now := c.gate.State()
+	for _, s := range ports.GateStates() {
 		v := 0.0
 		if s == now {
 			v = 1
 		}
-		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, s)
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, string(s))
 	}
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }

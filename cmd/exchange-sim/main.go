@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ordergate/ordergate/adapters/exchange"
+	"github.com/ordergate/ordergate/cmd/internal/envflag"
 )
 
 func main() {
@@ -44,19 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	addr := fs.String("addr", "127.0.0.1:9090", "address to serve on")
 	rate := fs.Float64("failure-rate", 0.1, "share of calls that fail at once (0..1)")
 	latency := fs.Duration("latency", 500*time.Millisecond, "how long a successful call takes")
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "EXCHANGE_SIM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid value %q for %s: %w", v, env, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, "EXCHANGE_SIM_", args, getenv); err != nil {
 		return err
 	}
 	sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: *rate, Latency: *latency})

@@ -23,8 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +30,7 @@ import (
 	"github.com/ordergate/ordergate/adapters/httpapi"
 	"github.com/ordergate/ordergate/adapters/store"
 	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/cmd/internal/proc"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
@@ -86,9 +85,8 @@ func run(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	o.bin = filepath.Join(dir, "ordergate")
-	if out, err := exec.Command("go", "build", "-o", o.bin, "./cmd/ordergate").CombinedOutput(); err != nil {
-		return fmt.Errorf("build ordergate: %w\n%s", err, out)
+	if o.bin, err = proc.Build(dir, "ordergate", "./cmd/ordergate"); err != nil {
+		return err
 	}
 	if o.self, err = os.Executable(); err != nil {
 		return err
@@ -113,7 +111,7 @@ func run(args []string) error {
 // the most POST /orders can do with storage switched off.
 func serveCeiling() error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	svc := app.NewService(nullStore{}, nil, clock{}, nil)
+	svc := app.NewService(nullStore{}, nil, app.SystemClock{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -130,7 +128,3 @@ func (nullStore) Order(context.Context, domain.ID) (domain.Order, error) {
 }
 func (nullStore) List(context.Context, ports.ListQuery) ([]domain.Order, error) { return nil, nil }
 func (nullStore) Ping(context.Context) error                                    { return nil }
-
-type clock struct{}
-
-func (clock) Now() time.Time { return time.Now() }

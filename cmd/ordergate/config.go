@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/cmd/internal/envflag"
 )
 
 // Roles an instance can take.
@@ -37,12 +38,6 @@ type config struct {
 	ExchangeTimeout     time.Duration
 }
 
-// envPrefix turns a flag name into its environment variable:
-// --sim-failure-rate is ORDERGATE_SIM_FAILURE_RATE.
-func envName(flagName string) string {
-	return "ORDERGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
 // parseConfig reads the environment, then the command-line flags, which win.
 // Errors name the flag or variable at fault in one line.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -64,19 +59,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.BreakerOpen, "breaker-open", 5*time.Second, "how long the exchange circuit breaker stays open before a probe call")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", app.DefaultShutdownGrace, "how long in-flight requests and exchange calls may finish on shutdown")
 
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := envName(f.Name)
-		if v := getenv(env); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid value %q for %s: %w", v, env, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return c, errs[0]
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, "ORDERGATE_", args, getenv); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {

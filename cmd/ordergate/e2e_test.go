@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -13,9 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ordergate/ordergate/cmd/internal/proc"
 )
 
 // buildDir holds the binaries the end-to-end tests build once per run.
@@ -26,12 +26,7 @@ func build(name, pkg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, name)
-	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
-	}
-	return bin, nil
+	return proc.Build(dir, name, pkg)
 }
 
 // buildBinary compiles ordergate once per test binary run.
@@ -40,12 +35,12 @@ var buildBinary = sync.OnceValues(func() (string, error) { return build("orderga
 // buildSim compiles exchange-sim once per test binary run.
 var buildSim = sync.OnceValues(func() (string, error) { return build("exchange-sim", "../exchange-sim") })
 
-// process is a running ordergate binary.
+// process is a running ordergate or exchange-sim binary whose JSON log
+// records the test keeps, and prints if it fails.
 type process struct {
+	*proc.Process
 	t    *testing.T
-	cmd  *exec.Cmd
 	addr string
-	done chan struct{}
 
 	mu   sync.Mutex
 	logs []map[string]any
@@ -72,51 +67,30 @@ func startBinary(t *testing.T, build func() (string, error), args ...string) *pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "ORDERGATE_LOG_LEVEL=info")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{t: t, cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
+	p := &process{t: t}
+	p.Process, err = proc.Start(bin, args, proc.Options{
+		Env:  []string{"ORDERGATE_LOG_LEVEL=info"},
+		Wait: 30 * time.Second,
+		Log: func(line []byte) {
 			var rec map[string]any
-			if json.Unmarshal(sc.Bytes(), &rec) != nil {
-				rec = map[string]any{"msg": "unparsed", "line": sc.Text()}
+			if json.Unmarshal(line, &rec) != nil {
+				rec = map[string]any{"msg": "unparsed", "line": string(line)}
 			}
 			p.mu.Lock()
 			p.logs = append(p.logs, rec)
 			p.mu.Unlock()
-			if rec["msg"] == "listening" {
-				listening <- rec["addr"].(string)
-			}
-		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = p.Addr()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 		if t.Failed() {
 			p.dumpLogs()
 		}
 	})
-	select {
-	case p.addr = <-listening:
-	case <-p.done:
-		t.Fatalf("ordergate exited before listening")
-	case <-time.After(30 * time.Second):
-		t.Fatalf("ordergate did not listen within 30 s")
-	}
 	waitUntil(t, 10*time.Second, "/healthz to answer 200", func() bool {
 		resp, err := http.Get(p.url("/healthz"))
 		if err != nil {
@@ -142,27 +116,13 @@ func (p *process) dumpLogs() {
 // stop sends SIGTERM and waits for a clean exit.
 func (p *process) stop() {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Stop(60 * time.Second); err != nil {
 		p.t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		p.t.Fatal("ordergate did not exit within 60 s of SIGTERM")
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		p.t.Fatalf("ordergate exited with %d after SIGTERM; want 0", code)
 	}
 }
 
 // kill sends SIGKILL, as a crash would, and waits for the process to end.
-func (p *process) kill() {
-	p.t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		p.t.Fatal(err)
-	}
-	<-p.done
-}
+func (p *process) kill() { p.Kill() }
 
 // logRecord returns the last log record with the given message.
 func (p *process) logRecord(msg string) map[string]any {

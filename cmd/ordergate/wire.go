@@ -57,12 +57,6 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 	return append(opts, extra...)
 }
 
-// systemClock is the real clock.
-type systemClock struct{}
-
-// Now returns the current time.
-func (systemClock) Now() time.Time { return time.Now() }
-
 // waker is called after each committed order; nil when this instance runs
 // no dispatcher (the dispatcher elsewhere finds the order by polling).
 type waker func()
@@ -85,14 +79,14 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.Keys { return db },
 		func(db *store.DB) ports.OutboxStater { return db },
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
-			return httpapi.Health{DB: db, Exchange: b.State}
+			return httpapi.Health{DB: db, Exchange: b}
 		},
 		// Every instance reads the database's clock, so that due times and
 		// leases mean the same to all of them whatever their own clocks say.
 		func(db *store.DB) (ports.Clock, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return db.Clock(ctx, systemClock{})
+			return db.Clock(ctx, app.SystemClock{})
 		},
 	),
 )
@@ -131,7 +125,7 @@ func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, e
 var metricsModule = fx.Module("metrics",
 	fx.Provide(
 		func(outbox ports.OutboxStater, b *exchange.Breaker, clock ports.Clock, log *slog.Logger) *metrics.Metrics {
-			return metrics.New(metrics.Config{Outbox: outbox, Breaker: b.State, Clock: clock, Logger: log})
+			return metrics.New(metrics.Config{Outbox: outbox, Breaker: b, Clock: clock, Logger: log})
 		},
 		func(m *metrics.Metrics) ports.Metrics { return m },
 	),
@@ -150,7 +144,7 @@ var serviceModule = fx.Module("service",
 
 var dispatcherModule = fx.Module("dispatcher",
 	fx.Provide(
-		func(lc fx.Lifecycle, c config, log *slog.Logger, outbox ports.Outbox, ex ports.Exchange, clock ports.Clock, m ports.Metrics) (*app.Dispatcher, error) {
+		func(lc fx.Lifecycle, c config, log *slog.Logger, outbox ports.Outbox, ex ports.Exchange, gate *exchange.Breaker, clock ports.Clock, m ports.Metrics) (*app.Dispatcher, error) {
 			d, err := app.NewDispatcher(outbox, ex, clock, app.DispatcherConfig{
 				Concurrency:   c.DispatchConcurrency,
 				Lease:         c.Lease,
@@ -160,6 +154,7 @@ var dispatcherModule = fx.Module("dispatcher",
 				ShutdownGrace: c.ShutdownGrace,
 				Logger:        log,
 				Metrics:       m,
+				Gate:          gate,
 			})
 			if err != nil {
 				return nil, err
