@@ -62,8 +62,10 @@ type Spec struct {
 // Order is a client's instruction to buy or sell an instrument, as stored
 // by ordergate, together with the state of its placement at the exchange.
 type Order struct {
-	ID         ID
-	CreatedAt  time.Time
+	ID        ID
+	CreatedAt time.Time
+	// UpdatedAt is when the order last changed.
+	UpdatedAt  time.Time
 	Type       Type
 	Side       Side
 	Instrument ISIN
@@ -71,6 +73,10 @@ type Order struct {
 	LimitPrice *Price
 	Quantity   int64
 	Status     Status
+	// Fills are the order's executions, oldest applied first. Stores load
+	// them with the order: its filled quantity and average price derive
+	// from them.
+	Fills []Fill
 	// PlacementAttempts counts the exchange calls settled so far.
 	PlacementAttempts int
 	// PlacedAt is when the exchange acknowledged the order; zero until then.
