@@ -23,6 +23,10 @@ var (
 	// ErrLeaseLost means a placement job is no longer held by the caller: its
 	// lease expired and another dispatcher claimed it, or it was settled.
 	ErrLeaseLost = errors.New("placement lease lost")
+	// ErrTransition means an input is not allowed in the order's status,
+	// for example a cancel request on a filled order. The HTTP API answers
+	// 409.
+	ErrTransition = errors.New("transition not allowed")
 )
 
 // ValidationError says which field of an order request breaks which rule.

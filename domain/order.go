@@ -28,22 +28,6 @@ const (
 	Sell Side = "sell"
 )
 
-// Status is where an order stands on its way to the exchange.
-type Status string
-
-// Order statuses.
-const (
-	// Pending orders are stored; their placement is guaranteed and under way.
-	Pending Status = "pending"
-	// Placed orders were acknowledged by the exchange.
-	Placed Status = "placed"
-	// Rejected orders were refused by the exchange for good.
-	Rejected Status = "rejected"
-)
-
-// Valid reports whether s is a known status.
-func (s Status) Valid() bool { return s == Pending || s == Placed || s == Rejected }
-
 // MaxQuantity is the largest quantity one order may carry.
 const MaxQuantity = 1_000_000_000
 

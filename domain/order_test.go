@@ -205,24 +205,3 @@ func TestBoundsMatchTheirMessages(t *testing.T) {
 		t.Errorf("MaxQuantity = %s; want %s", got, want)
 	}
 }
-
-func TestStatusValid(t *testing.T) {
-	tests := []struct {
-		s    domain.Status
-		want bool
-	}{
-		{domain.Pending, true},
-		{domain.Placed, true},
-		{domain.Rejected, true},
-		{"", false},
-		{"PENDING", false},
-		{"cancelled", false},
-	}
-	for _, tt := range tests {
-		t.Run(string(tt.s), func(t *testing.T) {
-			if got := tt.s.Valid(); got != tt.want {
-				t.Errorf("Status(%q).Valid() = %v; want %v", tt.s, got, tt.want)
-			}
-		})
-	}
-}
