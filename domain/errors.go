@@ -27,6 +27,9 @@ var (
 	// for example a cancel request on a filled order. The HTTP API answers
 	// 409.
 	ErrTransition = errors.New("transition not allowed")
+	// ErrOverfill means a fill would take an order's filled quantity past
+	// its quantity. The fill is not applied.
+	ErrOverfill = errors.New("fill exceeds the order's quantity")
 )
 
 // ValidationError says which field of an order request breaks which rule.

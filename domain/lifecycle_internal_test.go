@@ -80,6 +80,7 @@ func TestTransitionTableKeepsRank(t *testing.T) {
 func TestEnumsCoverTheTable(t *testing.T) {
 	assertUnique(t, "Statuses()", Statuses())
 	assertUnique(t, "EventTypes()", EventTypes())
+	assertUnique(t, "ReportKinds()", ReportKinds())
 	assertUnique(t, "triggers", triggers)
 
 	for e := range transitions {
@@ -99,6 +100,21 @@ func TestEnumsCoverTheTable(t *testing.T) {
 	assertUnique(t, "events of statuses", events)
 	if !sameSet(events, EventTypes()) {
 		t.Errorf("events of the statuses %v; want EventTypes() %v", events, EventTypes())
+	}
+	// Every report kind is an input of the table, and every input from the
+	// exchange has a report kind.
+	var fromExchange []Trigger
+	for _, k := range ReportKinds() {
+		if !slices.Contains(triggers, k.Trigger()) {
+			t.Errorf("report kind %s maps to trigger %q, which the table does not know", k, k.Trigger())
+		}
+		if !slices.Contains(fromExchange, k.Trigger()) {
+			fromExchange = append(fromExchange, k.Trigger())
+		}
+	}
+	want := []Trigger{TriggerAck, TriggerFill, TriggerCanceled, TriggerExpired, TriggerRejected, TriggerCancelRejected}
+	if !sameSet(fromExchange, want) {
+		t.Errorf("report kinds map to %v; want %v", fromExchange, want)
 	}
 }
 

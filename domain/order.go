@@ -44,7 +44,9 @@ type Spec struct {
 }
 
 // Order is a client's instruction to buy or sell an instrument, as stored
-// by ordergate, together with the state of its placement at the exchange.
+// by ordergate, together with its life at the exchange so far. Change it
+// only through the lifecycle's functions (Apply, Acknowledge, Reject,
+// RequestCancel), which keep its rules.
 type Order struct {
 	ID        ID
 	CreatedAt time.Time
