@@ -73,7 +73,8 @@ type Order struct {
 }
 
 // New validates spec and returns a pending order with the given ID, created
-// at now (kept in UTC to the microsecond, the precision both stores keep).
+// (and last updated) at now, kept in UTC to the microsecond, the precision
+// both stores keep. The caller that stores it emits EventCreated.
 // It reports every broken rule at once as ValidationErrors.
 func New(id ID, now time.Time, spec Spec) (Order, error) {
 	var errs ValidationErrors
@@ -117,9 +118,11 @@ func New(id ID, now time.Time, spec Spec) (Order, error) {
 		p := *spec.LimitPrice
 		price = &p
 	}
+	created := now.UTC().Truncate(time.Microsecond)
 	return Order{
 		ID:         id,
-		CreatedAt:  now.UTC().Truncate(time.Microsecond),
+		CreatedAt:  created,
+		UpdatedAt:  created,
 		Type:       spec.Type,
 		Side:       spec.Side,
 		Instrument: isin,
