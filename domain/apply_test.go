@@ -327,7 +327,7 @@ func TestApplyIgnoresDuplicates(t *testing.T) {
 }
 
 func TestApplyRefusesBadReports(t *testing.T) {
-	o, v := orderIn(t, domain.Placed)
+	o, _ := orderIn(t, domain.Placed)
 	other := newOrder(t, 10)
 	good := domain.Report{Seq: 9, ExecID: "E9", OrderID: o.ID, Kind: domain.ReportFill, LastQty: 10, LastPrice: 10000, At: t0}
 	tests := []struct {
@@ -353,7 +353,6 @@ func TestApplyRefusesBadReports(t *testing.T) {
 			}
 		})
 	}
-	_ = v
 }
 
 func TestApplyTimes(t *testing.T) {

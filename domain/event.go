@@ -16,9 +16,11 @@ const (
 	// EventPlaced is the exchange's acknowledgement, or a refused cancel
 	// that leaves the order working with nothing filled.
 	EventPlaced EventType = "order.placed"
-	// EventPartiallyFilled is a fill that leaves part of the order open.
+	// EventPartiallyFilled is a fill that leaves part of the order open,
+	// whatever its status.
 	EventPartiallyFilled EventType = "order.partially_filled"
-	// EventFilled is the fill that completes the order.
+	// EventFilled is the order's whole quantity filled, normally by the
+	// fill it carries.
 	EventFilled EventType = "order.filled"
 	// EventPendingCancel is the client's cancel request, accepted.
 	EventPendingCancel EventType = "order.pending_cancel"

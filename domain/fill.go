@@ -77,7 +77,7 @@ func (d Decimal) AppendText(b []byte) []byte {
 	// Two digits always, then more while any non-zero digit is left.
 	frac := u % 1_000_000
 	for div := uint64(100_000); div > 0 && (div >= 10_000 || frac != 0); div /= 10 {
-		b = append(b, byte('0'+frac/div))
+		b = append(b, byte('0'+frac/div)) //nolint:gosec // G115: one digit, 0 to 9
 		frac %= div
 	}
 	return b
