@@ -23,6 +23,13 @@ var (
 	// ErrLeaseLost means a placement job is no longer held by the caller: its
 	// lease expired and another dispatcher claimed it, or it was settled.
 	ErrLeaseLost = errors.New("placement lease lost")
+	// ErrTransition means an input is not allowed in the order's status,
+	// for example a cancel request on a filled order. The HTTP API answers
+	// 409.
+	ErrTransition = errors.New("transition not allowed")
+	// ErrOverfill means a fill would take an order's filled quantity past
+	// its quantity. The fill is not applied.
+	ErrOverfill = errors.New("fill exceeds the order's quantity")
 )
 
 // ValidationError says which field of an order request breaks which rule.

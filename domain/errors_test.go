@@ -24,6 +24,8 @@ func TestValidationError(t *testing.T) {
 		{domain.ErrRejected, false},
 		{domain.ErrLeaseLost, false},
 		{domain.ErrKeyReused, false},
+		{domain.ErrTransition, false},
+		{domain.ErrOverfill, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target.Error(), func(t *testing.T) {
@@ -53,7 +55,7 @@ func TestValidationErrors(t *testing.T) {
 }
 
 func TestSentinelsAreDistinct(t *testing.T) {
-	all := []error{domain.ErrInvalid, domain.ErrNotFound, domain.ErrConflict, domain.ErrRejected, domain.ErrLeaseLost, domain.ErrKeyReused}
+	all := []error{domain.ErrInvalid, domain.ErrNotFound, domain.ErrConflict, domain.ErrRejected, domain.ErrLeaseLost, domain.ErrKeyReused, domain.ErrTransition, domain.ErrOverfill}
 	for i, a := range all {
 		for j, b := range all {
 			if got := errors.Is(a, b); got != (i == j) {

@@ -55,3 +55,51 @@ func ExampleParsePrice() {
 	// 1.234 -> limit_price: must have at most 2 decimal places
 	// -5 -> limit_price: must be greater than 0
 }
+
+// ExampleApply follows one order through its life: the fill that races the
+// client's cancel still counts, and wins.
+func ExampleApply() {
+	now := time.Date(2026, 11, 24, 10, 15, 30, 0, time.UTC)
+	price, _ := domain.ParsePrice("101.00")
+	o, _ := domain.New(domain.NewID(now), now, domain.Spec{
+		Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &price, Quantity: 10,
+	})
+	show := func(o domain.Order, events []domain.Event, err error) domain.Order {
+		avg := "-"
+		if a, ok := o.AverageFillPrice(); ok {
+			avg = a.String()
+		}
+		fmt.Printf("%-16s filled %2d avg %-8s %v", o.Status, o.FilledQuantity(), avg, err)
+		for _, e := range events {
+			fmt.Printf(" %s", e.Type)
+			if e.Fill != nil {
+				fmt.Printf("(%d@%s)", e.Fill.Quantity, e.Fill.Price)
+			}
+		}
+		fmt.Println()
+		return o
+	}
+	report := func(seq int64, kind domain.ReportKind, qty int64, cents int64) domain.Report {
+		return domain.Report{
+			Seq: seq, ExecID: fmt.Sprint("E", seq), OrderID: o.ID, Kind: kind,
+			LastQty: qty, LastPrice: domain.PriceFromCents(cents), At: now.Add(time.Duration(seq) * time.Second),
+		}
+	}
+
+	o = show(domain.Acknowledge(o, now.Add(time.Second)))
+	fill := report(2, domain.ReportPartialFill, 4, 10000)
+	o = show(domain.Apply(o, fill))
+	o = show(domain.RequestCancel(o, true, now.Add(3*time.Second)))
+	o = show(domain.Apply(o, fill)) // a duplicate changes nothing
+	o = show(domain.Apply(o, report(4, domain.ReportFill, 6, 10025)))
+	o = show(domain.Apply(o, report(5, domain.ReportCancelRejected, 0, 0)))
+	show(domain.RequestCancel(o, true, now.Add(6*time.Second)))
+	// Output:
+	// placed           filled  0 avg -        <nil> order.placed
+	// partially_filled filled  4 avg 100.00   <nil> order.partially_filled(4@100.00)
+	// pending_cancel   filled  4 avg 100.00   <nil> order.pending_cancel
+	// pending_cancel   filled  4 avg 100.00   <nil>
+	// filled           filled 10 avg 100.15   <nil> order.filled(6@100.25)
+	// filled           filled 10 avg 100.15   <nil>
+	// filled           filled 10 avg 100.15   transition not allowed: cancel_request on a filled order
+}

@@ -1,10 +1,14 @@
 package domain_test
 
 import (
+	"errors"
 	"math/big"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ordergate/ordergate/domain"
 )
@@ -113,4 +117,153 @@ func luhnValid(s string) bool {
 		sum += d
 	}
 	return sum%10 == 0
+}
+
+// FuzzApply decodes its input into one order's life at a consistent
+// exchange (a history), delivers the history shuffled and with duplicates,
+// and checks every step keeps the invariants and the end is the same as
+// delivering the history in order, and as the exchange's own record.
+func FuzzApply(f *testing.F) {
+	for _, seed := range [][]byte{
+		{},
+		{9, 0, 0, 1, 2, 3, 4},                 // filled in pieces, in order
+		{9, 0, 0, 1, 3, 7, 5, 3, 1, 2, 0, 1},  // filled, shuffled
+		{9, 1, 0, 2, 2, 3, 200, 1, 9, 4, 3},   // large order canceled after fills
+		{4, 0, 1, 3, 1, 1, 0, 0, 0, 0},        // expired while cancel pending
+		{4, 0, 0, 4, 0},                       // rejected
+		{4, 0, 4, 4, 0, 1, 1},                 // rejected by the feed and the dispatcher
+		{7, 0, 9, 0, 2, 5, 5, 1, 0, 2, 2},     // cancel refused, still working
+		{7, 0, 13, 1, 3, 5, 5, 5, 9, 8, 7, 6}, // cancel refused, then filled
+		{7, 0, 6, 2, 1, 2, 0, 3, 1, 0, 1, 1},  // refused call, acknowledged, canceled
+		{7, 0, 6, 0, 2, 2, 1, 4, 4, 4, 0, 0},  // refused call, acknowledged, working
+		{1, 0, 0, 1, 1, 0, 0},                 // quantity 1
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h := decodeHistory(t, data)
+		inOrder := run(t, h.start, h.inputs...)
+		delivered := run(t, h.start, h.delivered...)
+		if diff := cmp.Diff(outcomeOf(inOrder), outcomeOf(delivered)); diff != "" {
+			t.Fatalf("history %s delivered as %s (-in order +delivered):\n%s", names(h.inputs), names(h.delivered), diff)
+		}
+		if got := outcomeOf(delivered); got.Status != h.status || got.Filled != h.filled {
+			t.Fatalf("history %s delivered as %s: %s, filled %d; the exchange has %s, filled %d",
+				names(h.inputs), names(h.delivered), got.Status, got.Filled, h.status, h.filled)
+		}
+		// One more unit than is left is always refused, and changes nothing.
+		v := h.venue
+		extra := v.fill(delivered.Quantity-delivered.FilledQuantity()+1, 10000)
+		if got, events, err := extra.do(delivered); !errors.Is(err, domain.ErrOverfill) || events != nil || !cmp.Equal(got, delivered) {
+			t.Fatalf("overfill of %s order: error %v, events %v", delivered.Status, err, events)
+		}
+	})
+}
+
+// history is one order's life at the exchange, as the venue records it.
+type history struct {
+	start     domain.Order
+	venue     *venue
+	inputs    []input // in the venue's order
+	delivered []input // as the feed delivers them: shuffled, duplicated
+	status    domain.Status
+	filled    int64
+}
+
+// decodeHistory reads a history from data. Bytes past the end read as 0.
+func decodeHistory(t *testing.T, data []byte) history {
+	next := func() int {
+		if len(data) == 0 {
+			return 0
+		}
+		b := data[0]
+		data = data[1:]
+		return int(b)
+	}
+	qty := int64(1 + next()%16)
+	if next()%2 == 1 {
+		qty *= 50_000_000 // up to 8e8: notional sums beyond 2^63
+	}
+	flags, ending := next(), next()%5
+	cancelled := flags&1 != 0        // the client asked to cancel first
+	dispatcherAck := flags&2 != 0    // the dispatcher's ack as well as the feed's
+	dispatcherReject := flags&4 != 0 // the dispatcher's refusal as well
+	cancelRefused := flags&8 != 0    // the exchange refuses the cancel
+	prices := []int64{1, 9_999, 10_000, 10_001, 12_345, int64(domain.MaxPrice)}
+
+	o := newOrder(t, qty)
+	h := history{venue: &venue{o: o}}
+	v := h.venue
+	if cancelled {
+		o, _, _ = domain.RequestCancel(o, true, t0)
+	}
+	h.start = o
+	if ending == 4 {
+		h.inputs = []input{v.rejected()}
+		if dispatcherReject {
+			h.inputs = append(h.inputs, reject)
+		}
+		h.status = domain.Rejected
+	} else {
+		h.inputs = []input{v.ack()}
+		if dispatcherAck {
+			h.inputs = append(h.inputs, acknowledge)
+		}
+		// A refusal contradicting the acknowledgement forgets a pending
+		// cancel (see the table), so it is only tested without one.
+		if dispatcherReject && !cancelled {
+			h.inputs = append(h.inputs, reject)
+		}
+		// Fills: all of the quantity when the order ends filled, less
+		// otherwise.
+		left := qty
+		if ending != 1 {
+			left = qty - 1
+		}
+		for n := next() % 4; left > 0 && (n > 0 || ending == 1); n-- {
+			part := 1 + int64(next())*left/256
+			if n <= 1 && ending == 1 {
+				part = left
+			}
+			h.inputs = append(h.inputs, v.fill(part, prices[next()%len(prices)]))
+			h.filled += part
+			left -= part
+		}
+		if cancelled && cancelRefused && (ending == 0 || ending == 1) {
+			h.inputs = append(h.inputs, v.cancelRejected())
+		}
+		switch ending {
+		case 0:
+			switch {
+			case cancelled && !cancelRefused:
+				h.status = domain.PendingCancel
+			case h.filled > 0:
+				h.status = domain.PartiallyFilled
+			default:
+				h.status = domain.Placed
+			}
+		case 1:
+			h.status = domain.Filled
+		case 2:
+			h.inputs = append(h.inputs, v.canceled())
+			h.status = domain.Canceled
+		case 3:
+			h.inputs = append(h.inputs, v.expired())
+			h.status = domain.Expired
+		}
+	}
+	// The rest of data shuffles (Fisher-Yates) and then duplicates.
+	h.delivered = slices.Clone(h.inputs)
+	for i := len(h.delivered) - 1; i > 0; i-- {
+		j := next() % (i + 1)
+		h.delivered[i], h.delivered[j] = h.delivered[j], h.delivered[i]
+	}
+	for range 16 {
+		if len(data) == 0 {
+			break
+		}
+		dup := h.delivered[next()%len(h.delivered)]
+		h.delivered = slices.Insert(h.delivered, next()%(len(h.delivered)+1), dup)
+	}
+	return h
 }

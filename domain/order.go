@@ -28,22 +28,6 @@ const (
 	Sell Side = "sell"
 )
 
-// Status is where an order stands on its way to the exchange.
-type Status string
-
-// Order statuses.
-const (
-	// Pending orders are stored; their placement is guaranteed and under way.
-	Pending Status = "pending"
-	// Placed orders were acknowledged by the exchange.
-	Placed Status = "placed"
-	// Rejected orders were refused by the exchange for good.
-	Rejected Status = "rejected"
-)
-
-// Valid reports whether s is a known status.
-func (s Status) Valid() bool { return s == Pending || s == Placed || s == Rejected }
-
 // MaxQuantity is the largest quantity one order may carry.
 const MaxQuantity = 1_000_000_000
 
@@ -60,10 +44,14 @@ type Spec struct {
 }
 
 // Order is a client's instruction to buy or sell an instrument, as stored
-// by ordergate, together with the state of its placement at the exchange.
+// by ordergate, together with its life at the exchange so far. Change it
+// only through the lifecycle's functions (Apply, Acknowledge, Reject,
+// RequestCancel), which keep its rules.
 type Order struct {
-	ID         ID
-	CreatedAt  time.Time
+	ID        ID
+	CreatedAt time.Time
+	// UpdatedAt is when the order last changed.
+	UpdatedAt  time.Time
 	Type       Type
 	Side       Side
 	Instrument ISIN
@@ -71,6 +59,10 @@ type Order struct {
 	LimitPrice *Price
 	Quantity   int64
 	Status     Status
+	// Fills are the order's executions, oldest applied first. Stores load
+	// them with the order: its filled quantity and average price derive
+	// from them.
+	Fills []Fill
 	// PlacementAttempts counts the exchange calls settled so far.
 	PlacementAttempts int
 	// PlacedAt is when the exchange acknowledged the order; zero until then.
@@ -81,7 +73,8 @@ type Order struct {
 }
 
 // New validates spec and returns a pending order with the given ID, created
-// at now (kept in UTC to the microsecond, the precision both stores keep).
+// (and last updated) at now, kept in UTC to the microsecond, the precision
+// both stores keep. The caller that stores it emits EventCreated.
 // It reports every broken rule at once as ValidationErrors.
 func New(id ID, now time.Time, spec Spec) (Order, error) {
 	var errs ValidationErrors
@@ -125,9 +118,11 @@ func New(id ID, now time.Time, spec Spec) (Order, error) {
 		p := *spec.LimitPrice
 		price = &p
 	}
+	created := now.UTC().Truncate(time.Microsecond)
 	return Order{
 		ID:         id,
-		CreatedAt:  now.UTC().Truncate(time.Microsecond),
+		CreatedAt:  created,
+		UpdatedAt:  created,
 		Type:       spec.Type,
 		Side:       spec.Side,
 		Instrument: isin,

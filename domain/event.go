@@ -1,0 +1,64 @@
+package domain
+
+import "slices"
+
+// EventType names a change of an order, as clients see it on the event
+// stream and in webhooks.
+type EventType string
+
+// Event types, one per status. A change back to pending (a refused cancel
+// of an order the exchange has not acknowledged yet) is order.created
+// again: the order is as it was when created.
+const (
+	// EventCreated is a new order. New does not return it: the caller that
+	// stores the order emits it, in the same transaction.
+	EventCreated EventType = "order.created"
+	// EventPlaced is the exchange's acknowledgement, or a refused cancel
+	// that leaves the order working with nothing filled.
+	EventPlaced EventType = "order.placed"
+	// EventPartiallyFilled is a fill that leaves part of the order open,
+	// whatever its status.
+	EventPartiallyFilled EventType = "order.partially_filled"
+	// EventFilled is the order's whole quantity filled, normally by the
+	// fill it carries.
+	EventFilled EventType = "order.filled"
+	// EventPendingCancel is the client's cancel request, accepted.
+	EventPendingCancel EventType = "order.pending_cancel"
+	// EventCanceled is the order canceled, by the exchange or locally.
+	EventCanceled EventType = "order.canceled"
+	// EventExpired is the exchange ending the order at its time limit.
+	EventExpired EventType = "order.expired"
+	// EventRejected is the exchange refusing the order for good.
+	EventRejected EventType = "order.rejected"
+)
+
+var (
+	eventTypes   = []EventType{EventCreated, EventPlaced, EventPartiallyFilled, EventFilled, EventPendingCancel, EventCanceled, EventExpired, EventRejected}
+	statusEvents = map[Status]EventType{
+		Pending:         EventCreated,
+		Placed:          EventPlaced,
+		PartiallyFilled: EventPartiallyFilled,
+		PendingCancel:   EventPendingCancel,
+		Filled:          EventFilled,
+		Canceled:        EventCanceled,
+		Expired:         EventExpired,
+		Rejected:        EventRejected,
+	}
+)
+
+// EventTypes returns every event type in the contract's order.
+func EventTypes() []EventType { return slices.Clone(eventTypes) }
+
+// eventOf returns the event of a change to status s.
+func eventOf(s Status) EventType { return statusEvents[s] }
+
+// Event is one change of an order. A change of status is the event of the
+// new status; a fill is order.partially_filled, or order.filled when it
+// completes the order, and carries the fill, also when the status stays
+// (a fill while pending_cancel). An input that changes nothing has no
+// event.
+type Event struct {
+	Type EventType
+	// Fill is the execution that caused the event; nil for other events.
+	Fill *Fill
+}
