@@ -202,9 +202,16 @@ func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, lo
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, c.ShutdownGrace)
+			grace, cancel := context.WithTimeout(ctx, c.ShutdownGrace)
 			defer cancel()
-			return srv.Shutdown(ctx)
+			if err := srv.Shutdown(grace); err != nil {
+				// Still open after the grace: a request that outlived it, or
+				// a connection a client opened and never used (net/http
+				// waits 5 s for those). Neither is owed more time.
+				log.Warn("closing connections still open after the shutdown grace", "err", err)
+				return srv.Close()
+			}
+			return nil
 		},
 	})
 }
