@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
@@ -129,7 +131,7 @@ func TestDispatchOnceOutcomes(t *testing.T) {
 			}
 			if tt.wantComplete == 1 {
 				c := ob.CompleteCalls()[0]
-				if c.J != job || !c.At.Equal(t0) {
+				if !cmp.Equal(c.J, job) || !c.At.Equal(t0) {
 					t.Errorf("Complete(%+v, %s); want the claimed job at %s", c.J, c.At, t0)
 				}
 			}
@@ -138,7 +140,7 @@ func TestDispatchOnceOutcomes(t *testing.T) {
 				if got := r.Due.Sub(t0); got != tt.wantDueAfter {
 					t.Errorf("retry due after %s; want %s", got, tt.wantDueAfter)
 				}
-				if r.Cause != tt.wantCause || r.J != job {
+				if r.Cause != tt.wantCause || !cmp.Equal(r.J, job) {
 					t.Errorf("Retry(job %+v, cause %q); want job %+v, cause %q", r.J, r.Cause, job, tt.wantCause)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ordergate/ordergate/domain"
@@ -143,7 +145,7 @@ func (s *Service) ListOrders(ctx context.Context, q ports.ListQuery) (Page, erro
 		return Page{}, &domain.ValidationError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", MaxPageSize)}
 	}
 	if q.Status != "" && !q.Status.Valid() {
-		return Page{}, &domain.ValidationError{Field: "status", Reason: `must be "pending", "placed" or "rejected"`}
+		return Page{}, &domain.ValidationError{Field: "status", Reason: "must be one of " + quotedStatuses()}
 	}
 	// Ask for one more than the page holds to learn whether a next page exists.
 	want := q.Limit
@@ -159,6 +161,17 @@ func (s *Service) ListOrders(ctx context.Context, q ports.ListQuery) (Page, erro
 	}
 	p.Orders = orders
 	return p, nil
+}
+
+// quotedStatuses lists the statuses for an error message: "pending",
+// "placed", ... or "rejected".
+func quotedStatuses() string {
+	all := domain.Statuses()
+	q := make([]string, len(all))
+	for i, s := range all {
+		q[i] = strconv.Quote(string(s))
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // DefaultKeyRetention is how long idempotency keys are kept: the contract

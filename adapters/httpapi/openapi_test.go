@@ -5,9 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ordergate/ordergate/adapters/httpapi"
+	"github.com/ordergate/ordergate/domain"
 )
 
 // TestOpenAPIDocumentsEveryField holds the document to what client authors
@@ -93,3 +98,36 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestStatusesFollowTheDomain checks the document's status enums are the
+// lifecycle's statuses, each explained.
+func TestStatusesFollowTheDomain(t *testing.T) {
+	api := httpapi.NewAPI(http.NewServeMux())
+	httpapi.Register(api, nil, httpapi.Health{}, quietLog())
+	oas := api.OpenAPI()
+	var want []any
+	for _, s := range domain.Statuses() {
+		want = append(want, string(s))
+	}
+	order := oas.Components.Schemas.Map()["Order"].Properties["status"]
+	if diff := cmp.Diff(want, order.Enum); diff != "" {
+		t.Errorf("Order.status enum (-domain +document):\n%s", diff)
+	}
+	for _, s := range domain.Statuses() {
+		if !strings.Contains(order.Description, " "+string(s)+": ") {
+			t.Errorf("Order.status description does not explain %s: %s", s, order.Description)
+		}
+	}
+	var filter *huma.Param
+	for _, p := range oas.Paths["/orders"].Get.Parameters {
+		if p.Name == "status" {
+			filter = p
+		}
+	}
+	if filter == nil {
+		t.Fatal("list-orders has no status parameter")
+	}
+	if diff := cmp.Diff(want, filter.Schema.Enum); diff != "" {
+		t.Errorf("list-orders status enum (-domain +document):\n%s", diff)
+	}
+}

@@ -35,9 +35,9 @@ type GetOrderOutput struct {
 
 // ListOrdersInput is the request of list-orders.
 type ListOrdersInput struct {
-	Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Most orders to return." example:"50"`
-	Status string `query:"status" enum:"pending,placed,rejected" doc:"Only orders with this status." example:"pending"`
-	Cursor string `query:"cursor" doc:"Opaque cursor from the previous page's next_cursor." example:"djE6MDE5M2E1YzItN2QxZS03YzNhLTliMmYtMWY2ZjBlMmE4YzEx"`
+	Limit  int         `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Most orders to return." example:"50"`
+	Status OrderStatus `query:"status" doc:"Only orders with this status." example:"pending"`
+	Cursor string      `query:"cursor" doc:"Opaque cursor from the previous page's next_cursor." example:"djE6MDE5M2E1YzItN2QxZS03YzNhLTliMmYtMWY2ZjBlMmE4YzEx"`
 }
 
 // ListOrdersOutput is the answer of list-orders.

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -159,17 +161,17 @@ type OrderRequest struct {
 
 // Order is an order as the API returns it.
 type Order struct {
-	ID                string     `json:"id" format:"uuid" doc:"Order ID, a UUIDv7: IDs sort in creation order." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
-	CreatedAt         Timestamp  `json:"created_at" doc:"When the order was accepted, RFC 3339 in UTC." example:"2026-11-24T10:15:30.123456Z"`
-	Type              string     `json:"type" enum:"market,limit" doc:"Order type." example:"limit"`
-	Side              string     `json:"side" enum:"buy,sell" doc:"Order side." example:"buy"`
-	Instrument        string     `json:"instrument" doc:"ISIN of the instrument." example:"US0378331005"`
-	LimitPrice        *Money     `json:"limit_price" doc:"Limit price; null for market orders." example:"123.45"`
-	Quantity          int64      `json:"quantity" doc:"Number of shares." example:"10"`
-	Status            string     `json:"status" enum:"pending,placed,rejected" doc:"pending: stored, placement guaranteed and under way; placed: acknowledged by the exchange; rejected: refused by the exchange for good." example:"pending"`
-	PlacementAttempts int        `json:"placement_attempts" doc:"Exchange calls settled so far." example:"0"`
-	PlacedAt          *Timestamp `json:"placed_at" nullable:"true" doc:"When the exchange acknowledged the order; null until then." example:"2026-11-24T10:15:30.654321Z"`
-	LastError         *string    `json:"last_error" nullable:"true" doc:"The last transient exchange error, or the rejection reason; null if none. For operators." example:"Failed to place order at stock exchange. Connection not available"`
+	ID                string      `json:"id" format:"uuid" doc:"Order ID, a UUIDv7: IDs sort in creation order." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
+	CreatedAt         Timestamp   `json:"created_at" doc:"When the order was accepted, RFC 3339 in UTC." example:"2026-11-24T10:15:30.123456Z"`
+	Type              string      `json:"type" enum:"market,limit" doc:"Order type." example:"limit"`
+	Side              string      `json:"side" enum:"buy,sell" doc:"Order side." example:"buy"`
+	Instrument        string      `json:"instrument" doc:"ISIN of the instrument." example:"US0378331005"`
+	LimitPrice        *Money      `json:"limit_price" doc:"Limit price; null for market orders." example:"123.45"`
+	Quantity          int64       `json:"quantity" doc:"Number of shares." example:"10"`
+	Status            OrderStatus `json:"status"`
+	PlacementAttempts int         `json:"placement_attempts" doc:"Exchange calls settled so far." example:"0"`
+	PlacedAt          *Timestamp  `json:"placed_at" nullable:"true" doc:"When the exchange acknowledged the order; null until then." example:"2026-11-24T10:15:30.654321Z"`
+	LastError         *string     `json:"last_error" nullable:"true" doc:"The last transient exchange error, or the rejection reason; null if none. For operators." example:"Failed to place order at stock exchange. Connection not available"`
 }
 
 func toOrder(o domain.Order) Order {
@@ -180,7 +182,7 @@ func toOrder(o domain.Order) Order {
 		Side:              string(o.Side),
 		Instrument:        string(o.Instrument),
 		Quantity:          o.Quantity,
-		Status:            string(o.Status),
+		Status:            OrderStatus(o.Status),
 		PlacementAttempts: o.PlacementAttempts,
 	}
 	if o.LimitPrice != nil {
@@ -202,6 +204,35 @@ func toOrder(o domain.Order) Order {
 type OrderList struct {
 	Orders     []Order `json:"orders" doc:"Orders, newest first." nullable:"false"`
 	NextCursor *string `json:"next_cursor" nullable:"true" doc:"Pass as cursor to get the next page; null on the last page." example:"djE6MDE5M2E1YzItN2QxZS03YzNhLTliMmYtMWY2ZjBlMmE4YzEx"`
+}
+
+// OrderStatus is an order's status. Its values are the domain's
+// (domain.Statuses), so the document's enum follows the lifecycle.
+type OrderStatus string
+
+// statusDocs says what each status means, for the document; a test checks
+// every status of the domain has its line.
+var statusDocs = map[domain.Status]string{
+	domain.Pending:         "stored, its placement guaranteed and under way",
+	domain.Placed:          "acknowledged by the exchange and working, nothing filled yet",
+	domain.PartiallyFilled: "part of the quantity filled, the rest working",
+	domain.PendingCancel:   "the client asked to cancel; the exchange has not confirmed yet",
+	domain.Filled:          "the whole quantity filled (final)",
+	domain.Canceled:        "canceled, possibly after part of it filled (final)",
+	domain.Expired:         "the exchange ended the unfilled rest at its time limit (final)",
+	domain.Rejected:        "refused by the exchange for good (final)",
+}
+
+// Schema implements huma.SchemaProvider.
+func (OrderStatus) Schema(huma.Registry) *huma.Schema {
+	var enum []any
+	var doc strings.Builder
+	doc.WriteString("Where the order stands.")
+	for _, s := range domain.Statuses() {
+		enum = append(enum, string(s))
+		fmt.Fprintf(&doc, " %s: %s.", s, statusDocs[s])
+	}
+	return &huma.Schema{Type: huma.TypeString, Enum: enum, Description: doc.String(), Examples: []any{string(domain.Pending)}}
 }
 
 // Status is the body of the health endpoints.

@@ -180,6 +180,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := migrations.Discover(sub); err != nil {
 		return fmt.Errorf("store: discover migrations: %w", err)
 	}
+	if d.dialect == SQLite {
+		migrations.Add(sqliteLifecycle)
+	}
 	if d.dialect == Postgres {
 		// bun's own lock table must exist before it can lock; an advisory
 		// lock covers creating it too.
@@ -193,7 +196,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(migrationLockKey)) //nolint:errcheck // the lock also ends with the session
 	}
-	m := migrate.NewMigrator(d.db, migrations)
+	// Marked applied only once it succeeded: a migration that failed runs
+	// again at the next start instead of being skipped for good.
+	m := migrate.NewMigrator(d.db, migrations, migrate.WithMarkAppliedOnSuccess(true))
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("store: init migrations: %w", err)
 	}

@@ -46,7 +46,7 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 				t.Errorf("create %d: %v; want nil (the order is stored)", i, err)
 			}
 		}
-		if o, j := count(t, db, "orders"), count(t, db, "placement_jobs"); o != n || j != n {
+		if o, j := count(t, db, "orders"), count(t, db, "jobs"); o != n || j != n {
 			t.Errorf("%d orders, %d jobs; want %d of each", o, j, n)
 		}
 	})
@@ -69,7 +69,7 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 		if px.Faults() != 1 {
 			t.Errorf("%d faults; want 1", px.Faults())
 		}
-		if o, j := count(t, db, "orders"), count(t, db, "placement_jobs"); o != n || j != n {
+		if o, j := count(t, db, "orders"), count(t, db, "jobs"); o != n || j != n {
 			t.Errorf("%d orders, %d jobs; want %d of each", o, j, n)
 		}
 	})
@@ -108,7 +108,7 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 		if px.Faults() == 0 {
 			t.Fatal("no commit answer was dropped")
 		}
-		if o, j, k := count(t, db, "orders"), count(t, db, "placement_jobs"), count(t, db, "idempotency_keys"); o != n || j != n || k != n {
+		if o, j, k := count(t, db, "orders"), count(t, db, "jobs"), count(t, db, "idempotency_keys"); o != n || j != n || k != n {
 			t.Errorf("%d orders, %d jobs, %d keys; want %d of each", o, j, k, n)
 		}
 	})
@@ -281,8 +281,8 @@ func TestCancelledCallersLearnTheTruth(t *testing.T) {
 				leased += len(jobs)
 			}
 			rest := mustClaim(t, db, t0.Add(2*time.Hour), 100)
-			if leased+len(rest) != count(t, db, "placement_jobs") {
-				t.Errorf("claims returned %d jobs and %d were left; %d exist: some were leased and never returned", leased, len(rest), count(t, db, "placement_jobs"))
+			if leased+len(rest) != count(t, db, "jobs") {
+				t.Errorf("claims returned %d jobs and %d were left; %d exist: some were leased and never returned", leased, len(rest), count(t, db, "jobs"))
 			}
 		})
 	}

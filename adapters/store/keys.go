@@ -90,8 +90,11 @@ func (d *DB) keyed(ctx context.Context, key domain.IdempotencyKey) (domain.Order
 	if err != nil {
 		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
 	}
-	o, err := row.toDomain()
-	return o, err == nil, err
+	orders, err := withFills(ctx, d.db, []orderRow{row})
+	if err != nil {
+		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
+	}
+	return orders[0], true, nil
 }
 
 // PurgeKeys deletes keys recorded before t; their orders stay.

@@ -21,12 +21,14 @@ type orderRow struct {
 
 	ID                string         `bun:"id,pk"`
 	CreatedAt         time.Time      `bun:"created_at"`
+	UpdatedAt         time.Time      `bun:"updated_at"`
 	Type              string         `bun:"type"`
 	Side              string         `bun:"side"`
 	Instrument        string         `bun:"instrument"`
 	LimitPriceCents   sql.NullInt64  `bun:"limit_price_cents"`
 	Quantity          int64          `bun:"quantity"`
 	Status            string         `bun:"status"`
+	FilledQuantity    int64          `bun:"filled_quantity"`
 	PlacementAttempts int            `bun:"placement_attempts"`
 	PlacedAt          sql.NullTime   `bun:"placed_at"`
 	LastError         sql.NullString `bun:"last_error"`
@@ -36,11 +38,13 @@ func toRow(o domain.Order) *orderRow {
 	r := &orderRow{
 		ID:                o.ID.String(),
 		CreatedAt:         o.CreatedAt.UTC(),
+		UpdatedAt:         o.UpdatedAt.UTC(),
 		Type:              string(o.Type),
 		Side:              string(o.Side),
 		Instrument:        string(o.Instrument),
 		Quantity:          o.Quantity,
 		Status:            string(o.Status),
+		FilledQuantity:    o.FilledQuantity(),
 		PlacementAttempts: o.PlacementAttempts,
 		LastError:         sql.NullString{String: o.LastError, Valid: o.LastError != ""},
 	}
@@ -53,7 +57,9 @@ func toRow(o domain.Order) *orderRow {
 	return r
 }
 
-func (r *orderRow) toDomain() (domain.Order, error) {
+// toDomain returns the order r holds with fills, which must be all of its
+// fills, oldest first.
+func (r *orderRow) toDomain(fills []domain.Fill) (domain.Order, error) {
 	id, err := domain.ParseID(r.ID)
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("store: corrupt order id %q: %w", r.ID, err)
@@ -61,13 +67,18 @@ func (r *orderRow) toDomain() (domain.Order, error) {
 	o := domain.Order{
 		ID:                id,
 		CreatedAt:         r.CreatedAt.UTC(),
+		UpdatedAt:         r.UpdatedAt.UTC(),
 		Type:              domain.Type(r.Type),
 		Side:              domain.Side(r.Side),
 		Instrument:        domain.ISIN(r.Instrument),
 		Quantity:          r.Quantity,
 		Status:            domain.Status(r.Status),
+		Fills:             fills,
 		PlacementAttempts: r.PlacementAttempts,
 		LastError:         r.LastError.String,
+	}
+	if got := o.FilledQuantity(); got != r.FilledQuantity {
+		return domain.Order{}, fmt.Errorf("store: order %s: filled quantity %d but its fills add up to %d", r.ID, r.FilledQuantity, got)
 	}
 	if r.LimitPriceCents.Valid {
 		p := domain.PriceFromCents(r.LimitPriceCents.Int64)
@@ -104,7 +115,11 @@ func (d *DB) Order(ctx context.Context, id domain.ID) (domain.Order, error) {
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("store: read order %s: %w", id, err)
 	}
-	return row.toDomain()
+	orders, err := withFills(ctx, d.db, []orderRow{row})
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("store: read order %s: %w", id, err)
+	}
+	return orders[0], nil
 }
 
 // List returns orders newest first as q selects them.
@@ -123,13 +138,38 @@ func (d *DB) List(ctx context.Context, q ports.ListQuery) ([]domain.Order, error
 	if err := sel.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("store: list orders: %w", err)
 	}
-	return toDomainAll(rows)
+	return withFills(ctx, d.db, rows)
 }
 
-func toDomainAll(rows []orderRow) ([]domain.Order, error) {
+// withFills returns the orders rows hold, each with its fills, read in one
+// query.
+func withFills(ctx context.Context, db bun.IDB, rows []orderRow) ([]domain.Order, error) {
+	if len(rows) == 0 {
+		return []domain.Order{}, nil
+	}
+	ids := make([]string, 0, len(rows))
+	for i := range rows {
+		if rows[i].FilledQuantity > 0 {
+			ids = append(ids, rows[i].ID)
+		}
+	}
+	fills := map[string][]domain.Fill{}
+	if len(ids) > 0 {
+		var execs []executionRow
+		if err := db.NewSelect().Model(&execs).
+			Where("order_id IN (?)", bun.List(ids)).
+			Where("kind IN (?)", bun.List([]string{string(domain.ReportPartialFill), string(domain.ReportFill)})).
+			OrderExpr("order_id, executed_at, seq").
+			Scan(ctx); err != nil {
+			return nil, err
+		}
+		for _, e := range execs {
+			fills[e.OrderID] = append(fills[e.OrderID], e.fill())
+		}
+	}
 	out := make([]domain.Order, 0, len(rows))
 	for i := range rows {
-		o, err := rows[i].toDomain()
+		o, err := rows[i].toDomain(fills[rows[i].ID])
 		if err != nil {
 			return nil, err
 		}
@@ -155,9 +195,11 @@ func insertWithJobs(ctx context.Context, tx bun.Tx, rows ...*orderRow) error {
 // statements whose text never changes, so pgx prepares each once per
 // connection and PostgreSQL plans it once, whatever the batch size.
 const (
-	insertOrdersUnnestSQL = `INSERT INTO orders (id, created_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error)
-		SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::integer[], $10::timestamptz[], $11::text[])`
-	insertJobsUnnestSQL = `INSERT INTO placement_jobs (order_id, due_at) SELECT * FROM unnest($1::uuid[], $2::timestamptz[])`
+	insertOrdersUnnestSQL = `INSERT INTO orders (id, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error)
+		SELECT id, created, created, type, side, instrument, price, quantity, status, attempts, placed_at, last_error
+		FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::integer[], $10::timestamptz[], $11::text[])
+			AS t(id, created, type, side, instrument, price, quantity, status, attempts, placed_at, last_error)`
+	insertJobsUnnestSQL = `INSERT INTO jobs (order_id, kind, due_at) SELECT id, 'place', due FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, due)`
 )
 
 func insertWithJobsUnnest(ctx context.Context, tx bun.Tx, rows []*orderRow) error {
@@ -188,8 +230,8 @@ func insertWithJobsUnnest(ctx context.Context, tx bun.Tx, rows []*orderRow) erro
 }
 
 const (
-	insertOrderSQL = `INSERT INTO orders (id, created_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertJobSQL   = `INSERT INTO placement_jobs (order_id, due_at, attempts, lease_owner) VALUES (?, ?, 0, NULL)`
+	insertOrderSQL = `INSERT INTO orders (id, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertJobSQL   = `INSERT INTO jobs (order_id, kind, due_at, attempts, lease_owner) VALUES (?, 'place', ?, 0, NULL)`
 )
 
 // sqliteTime formats t exactly as bun writes times to SQLite, so that rows
@@ -215,7 +257,7 @@ func insertWithJobsPrepared(ctx context.Context, tx bun.Tx, rows []*orderRow) er
 			placedAt = sqliteTime(r.PlacedAt.Time)
 		}
 		created := sqliteTime(r.CreatedAt)
-		if _, err := orders.ExecContext(ctx, r.ID, created, r.Type, r.Side, r.Instrument, r.LimitPriceCents,
+		if _, err := orders.ExecContext(ctx, r.ID, created, created, r.Type, r.Side, r.Instrument, r.LimitPriceCents,
 			r.Quantity, r.Status, r.PlacementAttempts, placedAt, r.LastError); err != nil {
 			return err
 		}

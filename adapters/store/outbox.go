@@ -19,7 +19,7 @@ import (
 
 // jobRow is one placement job of the outbox.
 type jobRow struct {
-	bun.BaseModel `bun:"table:placement_jobs"`
+	bun.BaseModel `bun:"table:jobs"`
 
 	OrderID    string         `bun:"order_id,pk"`
 	DueAt      time.Time      `bun:"due_at"`
@@ -61,17 +61,17 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 			// SKIP LOCKED lets concurrent claimers, in any process, take
 			// disjoint sets of jobs without waiting for each other.
 			q = tx.NewRaw(`WITH due AS (
-				SELECT order_id FROM placement_jobs WHERE due_at <= ?
+				SELECT order_id FROM jobs WHERE due_at <= ? AND kind = 'place'
 				ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED)
-			UPDATE placement_jobs AS j SET due_at = ?, attempts = j.attempts + 1, lease_owner = ?
-			FROM due WHERE j.order_id = due.order_id
+			UPDATE jobs AS j SET due_at = ?, attempts = j.attempts + 1, lease_owner = ?
+			FROM due WHERE j.order_id = due.order_id AND j.kind = 'place'
 			RETURNING j.order_id, j.attempts`, now, c.Limit, until, c.Owner)
 		} else {
 			// SQLite runs one write transaction at a time (IMMEDIATE), so
 			// the sub-select cannot race another claim.
-			q = tx.NewRaw(`UPDATE placement_jobs SET due_at = ?, attempts = attempts + 1, lease_owner = ?
+			q = tx.NewRaw(`UPDATE jobs SET due_at = ?, attempts = attempts + 1, lease_owner = ?
 			WHERE order_id IN (
-				SELECT order_id FROM placement_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?)
+				SELECT order_id FROM jobs WHERE due_at <= ? AND kind = 'place' ORDER BY due_at LIMIT ?)
 			RETURNING order_id, attempts`, until, c.Owner, now, c.Limit)
 		}
 		if err := q.Scan(ctx, &got); err != nil {
@@ -110,19 +110,19 @@ func withOrders(ctx context.Context, db bun.IDB, got []claimed) ([]ports.Job, er
 	if err := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*orderRow, len(rows))
-	for i := range rows {
-		byID[rows[i].ID] = &rows[i]
+	orders, err := withFills(ctx, db, rows)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]domain.Order, len(orders))
+	for _, o := range orders {
+		byID[o.ID.String()] = o
 	}
 	jobs := make([]ports.Job, 0, len(got))
 	for _, g := range got {
-		row, ok := byID[g.OrderID]
+		o, ok := byID[g.OrderID]
 		if !ok {
 			return nil, fmt.Errorf("job for order %s has no order", g.OrderID)
-		}
-		o, err := row.toDomain()
-		if err != nil {
-			return nil, err
 		}
 		jobs = append(jobs, ports.Job{Order: o, Attempt: g.Attempts})
 	}
@@ -301,11 +301,11 @@ func (d *DB) OutboxStats(ctx context.Context) (ports.OutboxStats, error) {
 		Oldest *string `bun:"oldest"`
 	}
 	// PostgreSQL 15 has no min(uuid); the primary key's first entry is as cheap.
-	oldest := `SELECT order_id FROM placement_jobs ORDER BY order_id LIMIT 1`
+	oldest := `SELECT order_id FROM jobs ORDER BY order_id LIMIT 1`
 	if d.dialect == Postgres {
-		oldest = `SELECT order_id::text FROM placement_jobs ORDER BY order_id LIMIT 1`
+		oldest = `SELECT order_id::text FROM jobs ORDER BY order_id LIMIT 1`
 	}
-	q := `SELECT (SELECT count(*) FROM placement_jobs) AS n, (` + oldest + `) AS oldest`
+	q := `SELECT (SELECT count(*) FROM jobs) AS n, (` + oldest + `) AS oldest`
 	if err := d.db.NewRaw(q).Scan(ctx, &row); err != nil {
 		return ports.OutboxStats{}, fmt.Errorf("store: outbox stats: %w", err)
 	}

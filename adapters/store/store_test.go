@@ -115,8 +115,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			t.Fatalf("error = %v; want ErrConflict", err)
 		}
 		got, _ := db.Order(ctx, o.ID)
-		if got.Quantity != 10 || count(t, db, "orders") != 1 || count(t, db, "placement_jobs") != 1 {
-			t.Errorf("after a duplicate: quantity %d, %d orders, %d jobs; want 10, 1, 1", got.Quantity, count(t, db, "orders"), count(t, db, "placement_jobs"))
+		if got.Quantity != 10 || count(t, db, "orders") != 1 || count(t, db, "jobs") != 1 {
+			t.Errorf("after a duplicate: quantity %d, %d orders, %d jobs; want 10, 1, 1", got.Quantity, count(t, db, "orders"), count(t, db, "jobs"))
 		}
 	})
 
@@ -125,7 +125,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		// A unique index on a column every new job shares makes the job
 		// insert, the second statement of the transaction, fail once one job
 		// exists: the order insert before it has already succeeded.
-		if _, err := db.Bun().NewRaw("CREATE UNIQUE INDEX placement_jobs_fail ON placement_jobs (attempts)").Exec(ctx); err != nil {
+		if _, err := db.Bun().NewRaw("CREATE UNIQUE INDEX jobs_fail ON jobs (attempts)").Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
 		o := newOrder(t, t0, false)
@@ -141,8 +141,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if n := count(t, db, "orders"); n != 1 {
 			t.Errorf("orders = %d; want 1 (only the first)", n)
 		}
-		if n := count(t, db, "placement_jobs"); n != 1 {
-			t.Errorf("placement_jobs = %d; want 1 (only the first)", n)
+		if n := count(t, db, "jobs"); n != 1 {
+			t.Errorf("jobs = %d; want 1 (only the first)", n)
 		}
 	})
 
@@ -318,8 +318,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if got.Status != domain.Placed || !got.PlacedAt.Equal(at) || got.PlacementAttempts != 1 {
 			t.Errorf("order = status %s, placed_at %v, attempts %d; want placed at %v after 1", got.Status, got.PlacedAt, got.PlacementAttempts, at)
 		}
-		if n := count(t, db, "placement_jobs"); n != 0 {
-			t.Errorf("placement_jobs = %d after completion; want 0", n)
+		if n := count(t, db, "jobs"); n != 0 {
+			t.Errorf("jobs = %d after completion; want 0", n)
 		}
 		if jobs := mustClaim(t, db, t0.Add(time.Hour), 10); len(jobs) != 0 {
 			t.Errorf("a completed job was claimed again")
@@ -381,8 +381,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if got.Status != domain.Rejected || got.LastError != "unknown instrument" || got.PlacementAttempts != 1 {
 			t.Errorf("order after reject = %+v", got)
 		}
-		if n := count(t, db, "placement_jobs"); n != 0 {
-			t.Errorf("placement_jobs = %d after rejection; want 0", n)
+		if n := count(t, db, "jobs"); n != 0 {
+			t.Errorf("jobs = %d after rejection; want 0", n)
 		}
 		// Rejecting again is answered as done (a repeated write after a lost
 		// commit answer looks exactly like this) and changes nothing.
@@ -413,8 +413,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if n := count(t, db, "orders"); n != 1 {
 			t.Errorf("orders = %d; want 1", n)
 		}
-		if n := count(t, db, "placement_jobs"); n != 1 {
-			t.Errorf("placement_jobs = %d; want 1", n)
+		if n := count(t, db, "jobs"); n != 1 {
+			t.Errorf("jobs = %d; want 1", n)
 		}
 	})
 
@@ -523,7 +523,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 				t.Errorf("order %d acknowledged but not stored: %v", i, err)
 			}
 		}
-		if o, j := count(t, db, "orders"), count(t, db, "placement_jobs"); o != n-4+1 || j != o {
+		if o, j := count(t, db, "orders"), count(t, db, "jobs"); o != n-4+1 || j != o {
 			t.Errorf("%d orders, %d jobs; want %d of each", o, j, n-4+1)
 		}
 	})
@@ -586,7 +586,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			t.Errorf("after a late acknowledgement: %s placed at %v after %d attempts; want placed at %v after 2",
 				got.Status, got.PlacedAt, got.PlacementAttempts, t0.Add(40*time.Second))
 		}
-		if n := count(t, db, "placement_jobs"); n != 0 {
+		if n := count(t, db, "jobs"); n != 0 {
 			t.Errorf("%d jobs left; want 0", n)
 		}
 	})
@@ -645,8 +645,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			}
 		}
 		placed, err := db.List(ctx, ports.ListQuery{Status: domain.Placed, Limit: 100})
-		if err != nil || len(placed) != n || count(t, db, "placement_jobs") != 0 {
-			t.Errorf("%d orders placed (%v), %d jobs left; want all %d placed, none left", len(placed), err, count(t, db, "placement_jobs"), n)
+		if err != nil || len(placed) != n || count(t, db, "jobs") != 0 {
+			t.Errorf("%d orders placed (%v), %d jobs left; want all %d placed, none left", len(placed), err, count(t, db, "jobs"), n)
 		}
 	})
 
@@ -668,6 +668,38 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 		if jobs := mustClaim(t, db, t0.Add(2*time.Second), 1); len(jobs) != 0 {
 			t.Errorf("a stale release freed a leased job")
+		}
+	})
+
+	t.Run("the schema accepts exactly the lifecycle's statuses and report kinds", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		mustCreate(t, db, o)
+		set := func(table, column, value, where string, arg any) error {
+			_, err := db.Bun().ExecContext(ctx, "UPDATE "+table+" SET "+column+" = ? WHERE "+where, value, arg)
+			return err
+		}
+		for _, st := range domain.Statuses() {
+			if err := set("orders", "status", string(st), "id = ?", o.ID.String()); err != nil {
+				t.Errorf("status %s refused: %v", st, err)
+			}
+		}
+		if err := set("orders", "status", "cancelled", "id = ?", o.ID.String()); err == nil {
+			t.Error("status cancelled (not the lifecycle's) accepted")
+		}
+		if _, err := db.Bun().ExecContext(ctx, `INSERT INTO executions (exec_id, order_id, session, seq, kind, quantity, executed_at) VALUES ('e1', ?, 's', 1, 'ack', 0, ?)`, o.ID.String(), t0); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range domain.ReportKinds() {
+			if err := set("executions", "kind", string(k), "exec_id = ?", "e1"); err != nil {
+				t.Errorf("report kind %s refused: %v", k, err)
+			}
+		}
+		if err := set("executions", "kind", "trade", "exec_id = ?", "e1"); err == nil {
+			t.Error("report kind trade (not the domain's) accepted")
+		}
+		if err := set("orders", "filled_quantity", "11", "id = ?", o.ID.String()); err == nil {
+			t.Error("a filled quantity above the quantity (10) was accepted")
 		}
 	})
 

@@ -315,7 +315,7 @@ func waitDrained(dsn string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		var n int
-		if err := db.Bun().NewRaw("SELECT count(*) FROM placement_jobs").Scan(context.Background(), &n); err != nil {
+		if err := db.Bun().NewRaw("SELECT count(*) FROM jobs").Scan(context.Background(), &n); err != nil {
 			return err
 		}
 		if n == 0 {

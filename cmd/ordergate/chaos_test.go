@@ -370,13 +370,13 @@ func TestChaosSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d accepted orders are stored after SIGTERM", stored, len(l.created))
 	}
 	var leased int
-	if err := st.Bun().NewRaw("SELECT count(*) FROM placement_jobs WHERE lease_owner IS NOT NULL").Scan(ctx, &leased); err != nil {
+	if err := st.Bun().NewRaw("SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL").Scan(ctx, &leased); err != nil {
 		t.Fatal(err)
 	}
 	if leased != 0 {
 		t.Errorf("%d jobs still leased after a graceful stop; want 0", leased)
 	}
 	var jobs int
-	_ = st.Bun().NewRaw("SELECT count(*) FROM placement_jobs").Scan(ctx, &jobs)
+	_ = st.Bun().NewRaw("SELECT count(*) FROM jobs").Scan(ctx, &jobs)
 	t.Logf("accepted %d orders before SIGTERM; all stored; %d still pending, none leased", len(l.created), jobs)
 }

@@ -84,7 +84,7 @@ func TestAPIAnswersTheTruthWhenCommitAnswersAreLost(t *testing.T) {
 			for i, id := range ids {
 				var orders, jobs int
 				_ = st.Bun().NewRaw("SELECT count(*) FROM orders WHERE id = ?", id).Scan(ctx, &orders)
-				_ = st.Bun().NewRaw("SELECT count(*) FROM placement_jobs WHERE order_id = ?", id).Scan(ctx, &jobs)
+				_ = st.Bun().NewRaw("SELECT count(*) FROM jobs WHERE order_id = ?", id).Scan(ctx, &jobs)
 				if orders != 1 || jobs != 1 {
 					t.Errorf("order %d (%s) answered 201: %d stored with %d jobs; want 1 and 1", i, id, orders, jobs)
 				}
@@ -152,7 +152,7 @@ func TestChaosLostCommitAnswersOnPostgres(t *testing.T) {
 	}
 	defer st.Close()
 	var leased int
-	if err := st.Bun().NewRaw("SELECT count(*) FROM placement_jobs WHERE lease_owner IS NOT NULL AND due_at > now()").Scan(ctx, &leased); err != nil {
+	if err := st.Bun().NewRaw("SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL AND due_at > now()").Scan(ctx, &leased); err != nil {
 		t.Fatal(err)
 	}
 	if leased != 0 {

@@ -54,7 +54,7 @@ func rowCounts(t *testing.T, dsn string) (orders, jobs int) {
 	if err := db.Bun().NewRaw("SELECT count(*) FROM orders").Scan(ctx, &orders); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Bun().NewRaw("SELECT count(*) FROM placement_jobs").Scan(ctx, &jobs); err != nil {
+	if err := db.Bun().NewRaw("SELECT count(*) FROM jobs").Scan(ctx, &jobs); err != nil {
 		t.Fatal(err)
 	}
 	return orders, jobs
@@ -85,11 +85,11 @@ func TestFaultsSQLiteTableGone(t *testing.T) {
 		}
 	}
 	var jobs int
-	if err := admin.Bun().NewRaw("SELECT count(*) FROM placement_jobs").Scan(ctx, &jobs); err != nil {
+	if err := admin.Bun().NewRaw("SELECT count(*) FROM jobs").Scan(ctx, &jobs); err != nil {
 		t.Fatal(err)
 	}
 	if jobs != 1 {
-		t.Errorf("placement_jobs = %d during the fault; want 1: a failed POST wrote a job", jobs)
+		t.Errorf("jobs = %d during the fault; want 1: a failed POST wrote a job", jobs)
 	}
 	if _, err := admin.Bun().ExecContext(ctx, "ALTER TABLE orders_gone RENAME TO orders"); err != nil {
 		t.Fatal(err)

@@ -40,15 +40,30 @@ func (e OrderSide) Valid() bool {
 
 // Defines values for OrderStatus.
 const (
-	OrderStatusPending  OrderStatus = "pending"
-	OrderStatusPlaced   OrderStatus = "placed"
-	OrderStatusRejected OrderStatus = "rejected"
+	OrderStatusCanceled        OrderStatus = "canceled"
+	OrderStatusExpired         OrderStatus = "expired"
+	OrderStatusFilled          OrderStatus = "filled"
+	OrderStatusPartiallyFilled OrderStatus = "partially_filled"
+	OrderStatusPending         OrderStatus = "pending"
+	OrderStatusPendingCancel   OrderStatus = "pending_cancel"
+	OrderStatusPlaced          OrderStatus = "placed"
+	OrderStatusRejected        OrderStatus = "rejected"
 )
 
 // Valid indicates whether the value is a known member of the OrderStatus enum.
 func (e OrderStatus) Valid() bool {
 	switch e {
+	case OrderStatusCanceled:
+		return true
+	case OrderStatusExpired:
+		return true
+	case OrderStatusFilled:
+		return true
+	case OrderStatusPartiallyFilled:
+		return true
 	case OrderStatusPending:
+		return true
+	case OrderStatusPendingCancel:
 		return true
 	case OrderStatusPlaced:
 		return true
@@ -136,15 +151,30 @@ func (e StatusExchange) Valid() bool {
 
 // Defines values for ListOrdersParamsStatus.
 const (
-	ListOrdersParamsStatusPending  ListOrdersParamsStatus = "pending"
-	ListOrdersParamsStatusPlaced   ListOrdersParamsStatus = "placed"
-	ListOrdersParamsStatusRejected ListOrdersParamsStatus = "rejected"
+	ListOrdersParamsStatusCanceled        ListOrdersParamsStatus = "canceled"
+	ListOrdersParamsStatusExpired         ListOrdersParamsStatus = "expired"
+	ListOrdersParamsStatusFilled          ListOrdersParamsStatus = "filled"
+	ListOrdersParamsStatusPartiallyFilled ListOrdersParamsStatus = "partially_filled"
+	ListOrdersParamsStatusPending         ListOrdersParamsStatus = "pending"
+	ListOrdersParamsStatusPendingCancel   ListOrdersParamsStatus = "pending_cancel"
+	ListOrdersParamsStatusPlaced          ListOrdersParamsStatus = "placed"
+	ListOrdersParamsStatusRejected        ListOrdersParamsStatus = "rejected"
 )
 
 // Valid indicates whether the value is a known member of the ListOrdersParamsStatus enum.
 func (e ListOrdersParamsStatus) Valid() bool {
 	switch e {
+	case ListOrdersParamsStatusCanceled:
+		return true
+	case ListOrdersParamsStatusExpired:
+		return true
+	case ListOrdersParamsStatusFilled:
+		return true
+	case ListOrdersParamsStatusPartiallyFilled:
+		return true
 	case ListOrdersParamsStatusPending:
+		return true
+	case ListOrdersParamsStatusPendingCancel:
 		return true
 	case ListOrdersParamsStatusPlaced:
 		return true
@@ -261,7 +291,7 @@ type Order struct {
 	// Examples: buy
 	Side OrderSide `json:"side"`
 
-	// Status pending: stored, placement guaranteed and under way; placed: acknowledged by the exchange; rejected: refused by the exchange for good.
+	// Status Where the order stands. pending: stored, its placement guaranteed and under way. placed: acknowledged by the exchange and working, nothing filled yet. partially_filled: part of the quantity filled, the rest working. pending_cancel: the client asked to cancel; the exchange has not confirmed yet. filled: the whole quantity filled (final). canceled: canceled, possibly after part of it filled (final). expired: the exchange ended the unfilled rest at its time limit (final). rejected: refused by the exchange for good (final).
 	//
 	// Examples: pending
 	Status OrderStatus `json:"status"`
@@ -277,7 +307,7 @@ type Order struct {
 // Examples: buy
 type OrderSide string
 
-// OrderStatus pending: stored, placement guaranteed and under way; placed: acknowledged by the exchange; rejected: refused by the exchange for good.
+// OrderStatus Where the order stands. pending: stored, its placement guaranteed and under way. placed: acknowledged by the exchange and working, nothing filled yet. partially_filled: part of the quantity filled, the rest working. pending_cancel: the client asked to cancel; the exchange has not confirmed yet. filled: the whole quantity filled (final). canceled: canceled, possibly after part of it filled (final). expired: the exchange ended the unfilled rest at its time limit (final). rejected: refused by the exchange for good (final).
 //
 // Examples: pending
 type OrderStatus string

@@ -6,6 +6,7 @@ package proc
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ import (
 // path.
 func Build(dir, name, pkg string) (string, error) {
 	bin := filepath.Join(dir, name)
-	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput() //nolint:gosec // the project's own packages
+	out, err := exec.CommandContext(context.Background(), "go", "build", "-o", bin, pkg).CombinedOutput() //nolint:gosec // the project's own packages
 	if err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
@@ -55,7 +56,7 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 	if o.Wait == 0 {
 		o.Wait = 60 * time.Second
 	}
-	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0"}, args...)...) //nolint:gosec // the project's own binaries
+	cmd := exec.CommandContext(context.Background(), bin, append([]string{"--addr", "127.0.0.1:0"}, args...)...) //nolint:gosec // the project's own binaries
 	cmd.Env = append(os.Environ(), o.Env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
