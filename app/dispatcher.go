@@ -317,13 +317,18 @@ func (d *Dispatcher) process(calls context.Context, j ports.Job) {
 	d.settle(calls, j, err, took)
 }
 
-// place calls the exchange for j, bounded by the call timeout. It returns
-// how long the call took and its error.
+// place makes j's exchange call (place or cancel), bounded by the call
+// timeout. It returns how long the call took and its error.
 func (d *Dispatcher) place(calls context.Context, j ports.Job) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(calls, d.cfg.CallTimeout)
 	defer cancel()
 	start := time.Now()
-	err := d.exchange.Place(ctx, j.Order)
+	var err error
+	if j.Kind == ports.JobCancel {
+		err = d.exchange.Cancel(ctx, j.Order.ID)
+	} else {
+		err = d.exchange.Place(ctx, j.Order)
+	}
 	return time.Since(start), err
 }
 
@@ -332,45 +337,59 @@ func (d *Dispatcher) settle(calls context.Context, j ports.Job, err error, took 
 	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(calls), settleTimeout)
 	defer cancelSettle()
 	now := d.clock.Now()
-	log := d.log.With("order_id", j.Order.ID.String(), "attempt", j.Attempt)
-	var settleErr error
+	log := d.log.With("order_id", j.Order.ID.String(), "job", string(j.Kind), "attempt", j.Attempt)
+	o := ports.Outcome{At: now}
+	var outcome string
 	switch {
 	case err == nil:
-		d.cfg.Metrics.PlacementAttempt(ports.OutcomePlaced, took)
-		settleErr = d.outbox.Complete(settle, j, now)
-		if settleErr == nil {
-			d.cfg.Metrics.OrderPlaced(now.Sub(j.Order.CreatedAt))
-			log.Info("order placed", "status", domain.Placed)
+		o.Result, outcome = ports.Done, ports.OutcomePlaced
+		if j.Kind == ports.JobCancel {
+			outcome = ports.OutcomeAccepted
 		}
 	case errors.Is(err, domain.ErrRejected):
-		d.cfg.Metrics.PlacementAttempt(ports.OutcomeRejected, took)
-		settleErr = d.outbox.Reject(settle, j, err.Error())
-		if settleErr == nil {
-			log.Info("order rejected by the exchange", "status", domain.Rejected, "reason", err.Error())
-		}
+		o.Result, o.Cause, outcome = ports.Refused, err.Error(), ports.OutcomeRejected
 	case calls.Err() != nil:
 		// Shutdown cut the call short: hand the job back at once.
-		d.cfg.Metrics.PlacementAttempt(ports.OutcomeInterrupted, took)
-		settleErr = d.outbox.Retry(settle, j, now, "placement interrupted by shutdown")
-		if settleErr == nil {
-			log.Info("placement interrupted by shutdown; job released")
-		}
+		o.Result, o.Due, o.Cause, outcome = ports.Retry, now, "call interrupted by shutdown", ports.OutcomeInterrupted
 	default:
-		d.cfg.Metrics.PlacementAttempt(ports.OutcomeFailed, took)
-		due := now.Add(d.Backoff(j.Attempt))
-		settleErr = d.outbox.Retry(settle, j, due, err.Error())
-		if settleErr == nil {
-			log.Debug("placement failed; will retry", "err", err, "due", due)
-		}
+		o.Result, o.Due, o.Cause, outcome = ports.Retry, now.Add(d.Backoff(j.Attempt)), err.Error(), ports.OutcomeFailed
 	}
+	if j.Kind == ports.JobCancel {
+		d.cfg.Metrics.CancelAttempt(outcome, took)
+	} else {
+		d.cfg.Metrics.PlacementAttempt(outcome, took)
+	}
+	settleErr := d.outbox.Settle(settle, j, o)
 	switch {
 	case settleErr == nil:
+		d.logOutcome(log, j, o, outcome)
 	case errors.Is(settleErr, domain.ErrLeaseLost):
 		log.Warn("lease lost before the outcome was recorded; the new holder settles the job", "call_err", err)
 	default:
 		// The job stays leased; once the lease runs out it is claimed and
-		// placed again, which the exchange deduplicates by order ID.
-		log.Error("record placement outcome", "err", settleErr, "call_err", err)
+		// called again, which the exchange deduplicates by order ID.
+		log.Error("record the exchange call's outcome", "err", settleErr, "call_err", err)
+	}
+}
+
+// logOutcome logs a recorded outcome: state changes at info, retries at
+// debug.
+func (d *Dispatcher) logOutcome(log *slog.Logger, j ports.Job, o ports.Outcome, outcome string) {
+	cancel := j.Kind == ports.JobCancel
+	switch {
+	case !cancel && o.Result == ports.Done:
+		d.cfg.Metrics.OrderPlaced(o.At.Sub(j.Order.CreatedAt))
+		log.Info("order placed", "status", domain.Placed)
+	case !cancel && o.Result == ports.Refused:
+		log.Info("order rejected by the exchange", "status", domain.Rejected, "reason", o.Cause)
+	case cancel && o.Result == ports.Done:
+		log.Info("cancel request accepted by the exchange")
+	case cancel && o.Result == ports.Refused:
+		log.Info("cancel request refused by the exchange", "reason", o.Cause)
+	case outcome == ports.OutcomeInterrupted:
+		log.Info("exchange call interrupted by shutdown; job released")
+	default:
+		log.Debug("exchange call failed; will retry", "err", o.Cause, "due", o.Due)
 	}
 }
 

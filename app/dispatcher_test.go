@@ -81,10 +81,26 @@ func oneJobOutbox(j ports.Job) *mocks.OutboxMock {
 			}
 			return []ports.Job{j}, nil
 		},
-		CompleteFunc: func(ctx context.Context, j ports.Job, at time.Time) error { return nil },
-		RetryFunc:    func(ctx context.Context, j ports.Job, due time.Time, cause string) error { return nil },
-		RejectFunc:   func(ctx context.Context, j ports.Job, cause string) error { return nil },
+		SettleFunc: func(ctx context.Context, j ports.Job, o ports.Outcome) error { return nil },
 	}
+}
+
+// settleCall is one recorded call of OutboxMock.Settle.
+type settleCall = struct {
+	Ctx context.Context
+	J   ports.Job
+	O   ports.Outcome
+}
+
+// settled returns the calls that recorded result r.
+func settled(calls []settleCall, r ports.Result) []settleCall {
+	var out []settleCall
+	for _, c := range calls {
+		if c.O.Result == r {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func TestDispatchOnceOutcomes(t *testing.T) {
@@ -120,32 +136,32 @@ func TestDispatchOnceOutcomes(t *testing.T) {
 			if got := ex.PlaceCalls(); len(got) != 1 || got[0].O.ID != job.Order.ID {
 				t.Fatalf("exchange calls = %+v; want one with order %s", got, job.Order.ID)
 			}
-			if got := len(ob.CompleteCalls()); got != tt.wantComplete {
+			if got := len(settled(ob.SettleCalls(), ports.Done)); got != tt.wantComplete {
 				t.Errorf("Complete calls = %d; want %d", got, tt.wantComplete)
 			}
-			if got := len(ob.RetryCalls()); got != tt.wantRetry {
+			if got := len(settled(ob.SettleCalls(), ports.Retry)); got != tt.wantRetry {
 				t.Errorf("Retry calls = %d; want %d", got, tt.wantRetry)
 			}
-			if got := len(ob.RejectCalls()); got != tt.wantReject {
+			if got := len(settled(ob.SettleCalls(), ports.Refused)); got != tt.wantReject {
 				t.Errorf("Reject calls = %d; want %d", got, tt.wantReject)
 			}
 			if tt.wantComplete == 1 {
-				c := ob.CompleteCalls()[0]
-				if !cmp.Equal(c.J, job) || !c.At.Equal(t0) {
-					t.Errorf("Complete(%+v, %s); want the claimed job at %s", c.J, c.At, t0)
+				c := settled(ob.SettleCalls(), ports.Done)[0]
+				if !cmp.Equal(c.J, job) || !c.O.At.Equal(t0) {
+					t.Errorf("Settle(%+v, %+v); want the claimed job done at %s", c.J, c.O, t0)
 				}
 			}
 			if tt.wantRetry == 1 {
-				r := ob.RetryCalls()[0]
-				if got := r.Due.Sub(t0); got != tt.wantDueAfter {
+				r := settled(ob.SettleCalls(), ports.Retry)[0]
+				if got := r.O.Due.Sub(t0); got != tt.wantDueAfter {
 					t.Errorf("retry due after %s; want %s", got, tt.wantDueAfter)
 				}
-				if r.Cause != tt.wantCause || !cmp.Equal(r.J, job) {
-					t.Errorf("Retry(job %+v, cause %q); want job %+v, cause %q", r.J, r.Cause, job, tt.wantCause)
+				if r.O.Cause != tt.wantCause || !cmp.Equal(r.J, job) {
+					t.Errorf("Retry(job %+v, cause %q); want job %+v, cause %q", r.J, r.O.Cause, job, tt.wantCause)
 				}
 			}
 			if tt.wantReject == 1 {
-				if got := ob.RejectCalls()[0].Cause; got != tt.wantCause {
+				if got := settled(ob.SettleCalls(), ports.Refused)[0].O.Cause; got != tt.wantCause {
 					t.Errorf("reject cause = %q; want %q", got, tt.wantCause)
 				}
 			}
@@ -249,30 +265,22 @@ func newLeaseOutbox(orders ...domain.Order) *leaseOutbox {
 			}
 			return out, nil
 		},
-		CompleteFunc: func(ctx context.Context, pj ports.Job, at time.Time) error {
-			lo.mu.Lock()
-			defer lo.mu.Unlock()
-			lo.jobs[pj.Order.ID].done = "placed"
-			return nil
-		},
-		RetryFunc: func(ctx context.Context, pj ports.Job, due time.Time, cause string) error {
+		SettleFunc: func(ctx context.Context, pj ports.Job, o ports.Outcome) error {
 			lo.mu.Lock()
 			defer lo.mu.Unlock()
 			j := lo.jobs[pj.Order.ID]
-			if j.done != "" || j.attempts != pj.Attempt {
-				return fmt.Errorf("retry: %w", domain.ErrLeaseLost)
+			if o.Result == ports.Done {
+				j.done = "placed" // not fenced, as the real outbox
+				return nil
 			}
-			j.due = due
-			return nil
-		},
-		RejectFunc: func(ctx context.Context, pj ports.Job, cause string) error {
-			lo.mu.Lock()
-			defer lo.mu.Unlock()
-			j := lo.jobs[pj.Order.ID]
 			if j.done != "" || j.attempts != pj.Attempt {
-				return fmt.Errorf("reject: %w", domain.ErrLeaseLost)
+				return fmt.Errorf("settle: %w", domain.ErrLeaseLost)
 			}
-			j.done = "rejected"
+			if o.Result == ports.Refused {
+				j.done = "rejected"
+			} else {
+				j.due = o.Due
+			}
 			return nil
 		},
 	}
@@ -323,7 +331,7 @@ func TestLeaseExpiryTakeover(t *testing.T) {
 	if n, err := b.DispatchOnce(context.Background()); err != nil || n != 1 {
 		t.Fatalf("B after lease expiry handled %d jobs (err %v); want 1", n, err)
 	}
-	if got := ob.CompleteCalls(); len(got) != 1 || got[0].J.Attempt != 2 {
+	if got := settled(ob.SettleCalls(), ports.Done); len(got) != 1 || got[0].J.Attempt != 2 {
 		t.Fatalf("Complete calls = %+v; want one for attempt 2", got)
 	}
 	if got := healthy.PlaceCalls()[0].O.ID; got != o.ID {
@@ -336,7 +344,7 @@ func TestLeaseExpiryTakeover(t *testing.T) {
 	if got := ob.state(o.ID).done; got != "placed" {
 		t.Errorf("job state after A's late failure = %q; want placed", got)
 	}
-	if got := len(ob.RetryCalls()); got != 1 {
+	if got := len(settled(ob.SettleCalls(), ports.Retry)); got != 1 {
 		t.Errorf("A's Retry calls = %d; want 1 (refused with ErrLeaseLost)", got)
 	}
 }
@@ -409,7 +417,7 @@ func TestRunBoundsConcurrencyAndPlacesEverything(t *testing.T) {
 	runDispatcher(t, d)
 	waitFor(t, "three calls in flight", func() bool { return inFlight.Load() == 3 })
 	close(gate)
-	waitFor(t, "every order placed", func() bool { return len(ob.CompleteCalls()) == len(orders) })
+	waitFor(t, "every order placed", func() bool { return len(settled(ob.SettleCalls(), ports.Done)) == len(orders) })
 	if p := peak.Load(); p != 3 {
 		t.Errorf("peak concurrent exchange calls = %d; want 3", p)
 	}
@@ -486,14 +494,14 @@ func TestShutdownPastGraceReleasesJobAtOnce(t *testing.T) {
 	cancel()
 	<-done
 
-	retries := ob.RetryCalls()
+	retries := settled(ob.SettleCalls(), ports.Retry)
 	if len(retries) != 1 {
 		t.Fatalf("Retry calls = %d; want 1 releasing the interrupted job", len(retries))
 	}
-	if r := retries[0]; !r.Due.Equal(clk.Now()) || !strings.Contains(r.Cause, "shutdown") {
-		t.Errorf("Retry(due %s, cause %q); want due now (%s) and a shutdown cause", r.Due, r.Cause, clk.Now())
+	if r := retries[0]; !r.O.Due.Equal(clk.Now()) || !strings.Contains(r.O.Cause, "shutdown") {
+		t.Errorf("Retry(due %s, cause %q); want due now (%s) and a shutdown cause", r.O.Due, r.O.Cause, clk.Now())
 	}
-	if got := len(ob.CompleteCalls()) + len(ob.RejectCalls()); got != 0 {
+	if got := len(settled(ob.SettleCalls(), ports.Done)) + len(settled(ob.SettleCalls(), ports.Refused)); got != 0 {
 		t.Errorf("interrupted job was settled %d other times; want 0", got)
 	}
 }

@@ -1,6 +1,8 @@
-// Package app holds ordergate's use cases: placing, reading and listing
-// orders (Service) and the retrying outbox dispatcher that places every
-// stored order at the exchange (Dispatcher). It depends only on domain and
+// Package app holds ordergate's use cases: placing, reading, listing and
+// canceling orders (Service), the retrying outbox dispatcher that places
+// every stored order at the exchange and sends its cancel requests
+// (Dispatcher), and the ingester that follows every order's life from the
+// exchange's execution-report feed (Ingester). It depends only on domain and
 // ports, so it runs with any store and exchange adapter, or with mocks.
 package app
 
@@ -71,6 +73,7 @@ type nopMetrics struct{}
 func (nopMetrics) OrderCreated()                          {}
 func (nopMetrics) PlacementAttempt(string, time.Duration) {}
 func (nopMetrics) OrderPlaced(time.Duration)              {}
+func (nopMetrics) CancelAttempt(string, time.Duration)    {}
 
 // PlaceOrder validates spec, then stores the order and its placement job in
 // one transaction. When it returns nil the order is durable and its
@@ -122,6 +125,27 @@ func (s *Service) Order(ctx context.Context, id domain.ID) (domain.Order, error)
 	o, err := s.orders.Order(ctx, id)
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("read order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// CancelOrder asks to cancel the order with the given ID. An order whose
+// placement was never sent is canceled at once, without the exchange; any
+// other order still working goes to pending_cancel, and its cancel request
+// is sent through the outbox once the exchange has acknowledged the
+// placement. Asking again changes nothing. It returns the order as stored,
+// an error wrapping domain.ErrNotFound, or one wrapping
+// domain.ErrTransition for an order that is filled, expired or rejected.
+func (s *Service) CancelOrder(ctx context.Context, id domain.ID) (domain.Order, error) {
+	now := s.clock.Now()
+	o, err := s.orders.Cancel(ctx, id, func(o domain.Order, placementSent bool) (domain.Order, []domain.Event, error) {
+		return domain.RequestCancel(o, placementSent, now)
+	})
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("cancel order %s: %w", id, err)
+	}
+	if o.Status == domain.PendingCancel {
+		s.wake() // its cancel job may be due already
 	}
 	return o, nil
 }

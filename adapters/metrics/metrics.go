@@ -23,7 +23,10 @@ import (
 	"github.com/ordergate/ordergate/ports"
 )
 
-var _ ports.Metrics = (*Metrics)(nil)
+var (
+	_ ports.Metrics     = (*Metrics)(nil)
+	_ ports.FeedMetrics = (*Metrics)(nil)
+)
 
 // Config says where the scrape-time figures come from.
 type Config struct {
@@ -40,8 +43,9 @@ type Config struct {
 }
 
 // Metrics is a Prometheus registry holding ordergate's metrics. It
-// implements ports.Metrics for the core, ObserveRequest for the HTTP layer,
-// and serves the registry as an http.Handler.
+// implements ports.Metrics and ports.FeedMetrics for the core,
+// ObserveRequest for the HTTP layer, and serves the registry as an
+// http.Handler.
 type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
@@ -52,6 +56,11 @@ type Metrics struct {
 	attempts        *prometheus.CounterVec
 	attemptDuration *prometheus.HistogramVec
 	placement       prometheus.Histogram
+	cancels         *prometheus.CounterVec
+	reportsReceived *prometheus.CounterVec
+	reportsApplied  *prometheus.CounterVec
+	feedEvents      *prometheus.CounterVec
+	feedLag         prometheus.Histogram
 }
 
 // New returns Metrics registered in a registry of its own, with the Go
@@ -93,6 +102,28 @@ func New(cfg Config) *Metrics {
 			Buckets: []float64{.1, .25, .5, .6, .75, 1, 2.5, 5, 10, 30, 60, 300},
 		}),
 	}
+	m.cancels = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordergate_cancel_attempts_total",
+		Help: "Cancel requests sent to the exchange by this process's dispatcher, by outcome: accepted, rejected, failed (retried) or interrupted (shutdown).",
+	}, []string{"outcome"})
+	m.reportsReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordergate_execution_reports_received_total",
+		Help: "Execution reports read from the exchange's feed by this process's ingester, by kind, repeats and reports out of order included.",
+	}, []string{"kind"})
+	m.reportsApplied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordergate_execution_reports_applied_total",
+		Help: "Execution reports committed by this process's ingester, by result: a report kind when applied to its order, duplicate when its execution was applied already, unknown when kept aside (an order this database does not hold).",
+	}, []string{"result"})
+	m.feedEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordergate_feed_events_total",
+		Help: "Events of the connection to the exchange's feed: reconnect, gap (a missing sequence number) and replay.",
+	}, []string{"event"})
+	m.feedLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ordergate_feed_lag_seconds",
+		Help:    "Time from an execution report's venue time to its commit.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	})
+	m.reg.MustRegister(m.cancels, m.reportsReceived, m.reportsApplied, m.feedEvents, m.feedLag)
 	m.reg.MustRegister(m.requests, m.requestDuration, m.ordersCreated, m.attempts, m.attemptDuration, m.placement,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Outbox != nil {
@@ -104,6 +135,18 @@ func New(cfg Config) *Metrics {
 	// Every outcome shows from the start, at zero, so rate() works at once.
 	for _, o := range []string{ports.OutcomePlaced, ports.OutcomeRejected, ports.OutcomeFailed, ports.OutcomeInterrupted} {
 		m.attempts.WithLabelValues(o)
+	}
+	for _, o := range []string{ports.OutcomeAccepted, ports.OutcomeRejected, ports.OutcomeFailed, ports.OutcomeInterrupted} {
+		m.cancels.WithLabelValues(o)
+	}
+	for _, k := range domain.ReportKinds() {
+		m.reportsReceived.WithLabelValues(string(k))
+		m.reportsApplied.WithLabelValues(string(k))
+	}
+	m.reportsApplied.WithLabelValues("duplicate")
+	m.reportsApplied.WithLabelValues("unknown")
+	for _, e := range []ports.FeedEvent{ports.FeedReconnect, ports.FeedGap, ports.FeedReplay} {
+		m.feedEvents.WithLabelValues(string(e))
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)})
 	return m
@@ -133,6 +176,31 @@ func (m *Metrics) PlacementAttempt(outcome string, took time.Duration) {
 func (m *Metrics) OrderPlaced(sinceCommit time.Duration) {
 	m.placement.Observe(sinceCommit.Seconds())
 }
+
+// CancelAttempt records one cancel call.
+func (m *Metrics) CancelAttempt(outcome string, _ time.Duration) {
+	m.cancels.WithLabelValues(outcome).Inc()
+}
+
+// ReportReceived counts one report read from the feed.
+func (m *Metrics) ReportReceived(kind domain.ReportKind) {
+	m.reportsReceived.WithLabelValues(string(kind)).Inc()
+}
+
+// BatchApplied records a committed batch of reports and each report's lag.
+func (m *Metrics) BatchApplied(b ports.Batch, a ports.Applied, committed time.Time) {
+	for k, n := range a.Kinds {
+		m.reportsApplied.WithLabelValues(string(k)).Add(float64(n))
+	}
+	m.reportsApplied.WithLabelValues("duplicate").Add(float64(a.Duplicates))
+	m.reportsApplied.WithLabelValues("unknown").Add(float64(a.Unknown))
+	for _, r := range b.Reports {
+		m.feedLag.Observe(max(0, committed.Sub(r.At).Seconds()))
+	}
+}
+
+// Event counts a reconnect, gap or replay of the feed.
+func (m *Metrics) Event(e ports.FeedEvent) { m.feedEvents.WithLabelValues(string(e)).Inc() }
 
 // scrapeTimeout bounds the outbox query a scrape runs.
 const scrapeTimeout = 5 * time.Second

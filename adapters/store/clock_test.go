@@ -94,3 +94,5 @@ func testClock(t *testing.T, open func(testing.TB) *store.DB) {
 type exchangeFunc func(context.Context, domain.Order) error
 
 func (f exchangeFunc) Place(ctx context.Context, o domain.Order) error { return f(ctx, o) }
+
+func (f exchangeFunc) Cancel(context.Context, domain.ID) error { return nil }

@@ -31,8 +31,12 @@ const (
 )
 
 var (
-	_ ports.Orders = (*DB)(nil)
-	_ ports.Outbox = (*DB)(nil)
+	_ ports.Orders       = (*DB)(nil)
+	_ ports.Outbox       = (*DB)(nil)
+	_ ports.Keys         = (*DB)(nil)
+	_ ports.Executions   = (*DB)(nil)
+	_ ports.Leases       = (*DB)(nil)
+	_ ports.OutboxStater = (*DB)(nil)
 )
 
 //go:embed migrations
@@ -44,10 +48,9 @@ type DB struct {
 	db      *bun.DB
 	dialect string
 
-	// Concurrent creates, completions and retries share transactions.
-	creates   *groupCommit[*orderRow]
-	completes *groupCommit[completion]
-	retries   *groupCommit[retry]
+	// Concurrent creates, and concurrent settles, share transactions.
+	creates *groupCommit[*orderRow]
+	settles *groupCommit[settlement]
 	// wmu serializes this process's SQLite write transactions. SQLite runs
 	// one writer at a time anyway; queueing here hands the lock over at
 	// once, where contending connections would wait in SQLite's busy
@@ -106,8 +109,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		committers = 4
 	}
 	d.creates = newGroupCommit(committers, d.createAll, d.createOne)
-	d.completes = newGroupCommit(committers, d.completeAll, d.completeOne)
-	d.retries = newGroupCommit(committers, d.retryAll, d.retryOne)
+	d.settles = newGroupCommit(committers, d.settleAll, d.settleOne)
 	return d, nil
 }
 
@@ -160,8 +162,7 @@ func (d *DB) Ping(ctx context.Context) error {
 // database.
 func (d *DB) Close() error {
 	d.creates.close()
-	d.completes.close()
-	d.retries.close()
+	d.settles.close()
 	return d.db.Close()
 }
 

@@ -17,8 +17,9 @@ import (
 )
 
 // brokerGateway is an exchange adapter of one's own: anything with
-// Place(ctx, order) error is a ports.Exchange. This one fails its first
-// call, as real exchanges do, to show the dispatcher retrying.
+// Place(ctx, order) error and Cancel(ctx, id) error is a ports.Exchange.
+// This one fails its first call, as real exchanges do, to show the
+// dispatcher retrying.
 type brokerGateway struct{ calls int }
 
 func (g *brokerGateway) Place(ctx context.Context, o domain.Order) error {
@@ -30,9 +31,10 @@ func (g *brokerGateway) Place(ctx context.Context, o domain.Order) error {
 	return nil
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
+func (g *brokerGateway) Cancel(ctx context.Context, id domain.ID) error {
+	fmt.Println("exchange: cancel", id)
+	return nil
+}
 
 // Example_embedding runs ordergate's core inside another Go program, with no
 // HTTP and no fx: a SQLite store, an exchange adapter of one's own, the
@@ -55,7 +57,7 @@ func Example_embedding() {
 		log.Fatal(err)
 	}
 
-	svc := app.NewService(db, db, systemClock{}, nil)
+	svc := app.NewService(db, db, app.SystemClock{}, nil)
 	price, _ := domain.ParsePrice("189.50")
 	o, err := svc.PlaceOrder(ctx, domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &price, Quantity: 10})
 	if err != nil {
@@ -63,7 +65,7 @@ func Example_embedding() {
 	}
 	fmt.Println("accepted:", o.Status)
 
-	d, err := app.NewDispatcher(db, &brokerGateway{}, systemClock{}, app.DispatcherConfig{
+	d, err := app.NewDispatcher(db, &brokerGateway{}, app.SystemClock{}, app.DispatcherConfig{
 		RetryBase: time.Millisecond, RetryMax: time.Millisecond, // retry at once, for the example
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

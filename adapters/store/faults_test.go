@@ -216,9 +216,9 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 		placed, retried, rejected := jobs[0], jobs[1], jobs[2]
 		due := t0.Add(time.Hour)
 		for name, settle := range map[string]func() error{
-			"complete": func() error { return db.Complete(ctx, placed, t0.Add(2*time.Second)) },
-			"retry":    func() error { return db.Retry(ctx, retried, due, "try again") },
-			"reject":   func() error { return db.Reject(ctx, rejected, "refused") },
+			"complete": func() error { return settleDone(db, placed, t0.Add(2*time.Second)) },
+			"retry":    func() error { return settleRetry(db, retried, due, "try again") },
+			"reject":   func() error { return settleRefused(db, rejected, "refused") },
 		} {
 			before := px.Faults()
 			px.DropCommitReplies(1)

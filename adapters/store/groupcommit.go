@@ -109,12 +109,24 @@ func (g *groupCommit[T]) close() {
 }
 
 // once runs write and, if it failed in a way that may hide a commit whose
-// answer was lost, runs it again: the write must be idempotent. A lost
-// lease is a definite answer.
+// answer was lost, runs it again: the write must be idempotent. A domain
+// error (a lost lease, an unknown order, a refused transition) is a
+// definite answer.
 func once(write func() error) error {
 	err := write()
-	if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
+	if err != nil && !definite(err) {
 		err = write()
 	}
 	return err
+}
+
+// definite reports whether err is the database's definite answer rather
+// than a failure that may hide a commit.
+func definite(err error) bool {
+	for _, e := range []error{domain.ErrLeaseLost, domain.ErrNotFound, domain.ErrTransition, domain.ErrInvalid, domain.ErrConflict, domain.ErrKeyReused} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

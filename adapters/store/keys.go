@@ -10,10 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/ordergate/ordergate/domain"
-	"github.com/ordergate/ordergate/ports"
 )
-
-var _ ports.Keys = (*DB)(nil)
 
 // keyRow is one recorded idempotency key.
 type keyRow struct {

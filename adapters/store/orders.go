@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -321,4 +323,167 @@ func (d *DB) stored(ctx context.Context, row *orderRow) error {
 func sameRequest(a, b *orderRow) bool {
 	return a.ID == b.ID && a.CreatedAt.Equal(b.CreatedAt) && a.Type == b.Type && a.Side == b.Side &&
 		a.Instrument == b.Instrument && a.LimitPriceCents == b.LimitPriceCents && a.Quantity == b.Quantity
+}
+
+// readOrders returns the orders with the given IDs, with their fills, by
+// ID; missing ones are left out. With lock, they are locked for the
+// transaction (in ID order, the order every transaction here locks them
+// in); SQLite needs no row locks, its writers taking turns.
+func readOrders(ctx context.Context, db bun.IDB, ids []string, lock bool) (map[string]domain.Order, error) {
+	var rows []orderRow
+	q := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
+	if lock && db.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	orders, err := withFills(ctx, db, rows)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]domain.Order, len(orders))
+	for _, o := range orders {
+		byID[o.ID.String()] = o
+	}
+	return byID, nil
+}
+
+// changedOrders returns the orders of after whose stored state differs
+// from before's, in ID order.
+func changedOrders(before, after map[string]domain.Order) []domain.Order {
+	var out []domain.Order
+	for id, n := range after {
+		if o, ok := before[id]; !ok || !sameState(o, n) {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Order) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	return out
+}
+
+// sameState reports whether a and b store the same mutable columns; fills
+// are stored as executions, on their own.
+func sameState(a, b domain.Order) bool {
+	return a.Status == b.Status && a.UpdatedAt.Equal(b.UpdatedAt) && a.FilledQuantity() == b.FilledQuantity() &&
+		a.PlacementAttempts == b.PlacementAttempts && a.PlacedAt.Equal(b.PlacedAt) && a.LastError == b.LastError
+}
+
+// On PostgreSQL changed orders are written as arrays, one per column, by one
+// statement whose text never changes.
+const updateOrdersUnnestSQL = `UPDATE orders AS o SET status = u.status, updated_at = u.updated_at,
+	filled_quantity = u.filled_quantity, placement_attempts = u.placement_attempts, placed_at = u.placed_at, last_error = u.last_error
+	FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::bigint[], $5::integer[], $6::timestamptz[], $7::text[])
+		AS u(id, status, updated_at, filled_quantity, placement_attempts, placed_at, last_error)
+	WHERE o.id = u.id`
+
+const updateOrderSQL = `UPDATE orders SET status = ?, updated_at = ?, filled_quantity = ?, placement_attempts = ?, placed_at = ?, last_error = ? WHERE id = ?`
+
+// updateOrders writes the mutable columns of orders (each order once).
+func updateOrders(ctx context.Context, tx bun.Tx, orders []domain.Order) error {
+	if len(orders) == 0 {
+		return nil
+	}
+	if tx.Dialect().Name() == dialect.PG {
+		n := len(orders)
+		ids, statuses, lastErrors := make([]string, n), make([]string, n), make([]*string, n)
+		updated, placedAt := make([]time.Time, n), make([]*time.Time, n)
+		filled, attempts := make([]int64, n), make([]int32, n)
+		for i, o := range orders {
+			r := toRow(o)
+			ids[i], statuses[i], updated[i] = r.ID, r.Status, r.UpdatedAt
+			filled[i], attempts[i] = r.FilledQuantity, int32(min(r.PlacementAttempts, 1<<31-1)) //nolint:gosec // G115: clamped
+			if r.PlacedAt.Valid {
+				placedAt[i] = &r.PlacedAt.Time
+			}
+			if r.LastError.Valid {
+				lastErrors[i] = &r.LastError.String
+			}
+		}
+		_, err := tx.Tx.ExecContext(ctx, updateOrdersUnnestSQL, ids, statuses, updated, filled, attempts, placedAt, lastErrors)
+		return err
+	}
+	stmt, err := tx.PrepareContext(ctx, updateOrderSQL)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, o := range orders {
+		r := toRow(o)
+		var placedAt any
+		if r.PlacedAt.Valid {
+			placedAt = sqliteTime(r.PlacedAt.Time)
+		}
+		if _, err := stmt.ExecContext(ctx, r.Status, sqliteTime(r.UpdatedAt), r.FilledQuantity, r.PlacementAttempts, placedAt, r.LastError, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cancel applies a client's cancel request to the stored order (see
+// ports.Orders). Like every write here it runs to the end once started, and
+// tries again after a failure whose outcome is unknown: applying a cancel
+// request twice changes nothing the second time.
+func (d *DB) Cancel(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Order{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	var out domain.Order
+	err := once(func() error {
+		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			out, err = cancelIn(ctx, tx, id, apply)
+			return err
+		})
+	})
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("store: cancel order %s: %w", id, err)
+	}
+	return out, nil
+}
+
+func cancelIn(ctx context.Context, tx bun.Tx, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+	orders, err := readOrders(ctx, tx, []string{id.String()}, true)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	o, ok := orders[id.String()]
+	if !ok {
+		return domain.Order{}, orderNotFound(id)
+	}
+	// A placement job never claimed was never sent; once claimed, the call
+	// may have reached the exchange whatever became of it.
+	var place jobRow
+	err = tx.NewSelect().Model(&place).Where("order_id = ?", id.String()).Where("kind = ?", string(ports.JobPlace)).Scan(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return domain.Order{}, err
+	}
+	sent := errors.Is(err, sql.ErrNoRows) || place.Attempts > 0
+	n, _, err := apply(o, sent)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	if sameState(o, n) {
+		return n, nil // asked again: nothing changes
+	}
+	if err := updateOrders(ctx, tx, []domain.Order{n}); err != nil {
+		return domain.Order{}, err
+	}
+	switch {
+	case n.Status == domain.Canceled && o.Status == domain.Pending:
+		// Canceled without the exchange: it must never be placed.
+		return n, deleteJob(ctx, tx, id.String(), ports.JobPlace)
+	case n.Status == domain.PendingCancel:
+		job := &jobRow{OrderID: id.String(), Kind: string(ports.JobCancel)}
+		if !n.PlacedAt.IsZero() {
+			// Acknowledged already: the request may go out at once.
+			job.DueAt = sql.NullTime{Time: n.UpdatedAt.UTC(), Valid: true}
+		}
+		_, err := tx.NewInsert().Model(job).On("CONFLICT (order_id, kind) DO NOTHING").Exec(ctx)
+		return n, err
+	}
+	return n, nil
 }

@@ -1,28 +1,29 @@
 package store
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
 
-// jobRow is one placement job of the outbox.
+// jobRow is one job of the outbox: a call the exchange is owed about an
+// order. A job with no due_at waits (a cancel, for the acknowledgement).
 type jobRow struct {
 	bun.BaseModel `bun:"table:jobs"`
 
 	OrderID    string         `bun:"order_id,pk"`
-	DueAt      time.Time      `bun:"due_at"`
+	Kind       string         `bun:"kind,pk"`
+	DueAt      sql.NullTime   `bun:"due_at"`
 	Attempts   int            `bun:"attempts"`
 	LeaseOwner sql.NullString `bun:"lease_owner"`
 }
@@ -30,12 +31,13 @@ type jobRow struct {
 // claimed is one row a claim returns.
 type claimed struct {
 	OrderID  string `bun:"order_id"`
+	Kind     string `bun:"kind"`
 	Attempts int    `bun:"attempts"`
 }
 
-// Claim leases up to c.Limit due jobs, oldest due first, and returns them
-// with their orders. The lease is the job's due_at pushed to c.Now+c.Lease;
-// the attempt counter, bumped by each claim, fences it.
+// Claim leases up to c.Limit due jobs of any kind, oldest due first, and
+// returns them with their orders. The lease is the job's due_at pushed to
+// c.Now+c.Lease; the attempt counter, bumped by each claim, fences it.
 //
 // Once started it runs to the end whatever becomes of ctx: a claim that
 // committed must hand its jobs to the caller, or they would sit leased to
@@ -61,18 +63,18 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 			// SKIP LOCKED lets concurrent claimers, in any process, take
 			// disjoint sets of jobs without waiting for each other.
 			q = tx.NewRaw(`WITH due AS (
-				SELECT order_id FROM jobs WHERE due_at <= ? AND kind = 'place'
+				SELECT order_id, kind FROM jobs WHERE due_at <= ?
 				ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED)
 			UPDATE jobs AS j SET due_at = ?, attempts = j.attempts + 1, lease_owner = ?
-			FROM due WHERE j.order_id = due.order_id AND j.kind = 'place'
-			RETURNING j.order_id, j.attempts`, now, c.Limit, until, c.Owner)
+			FROM due WHERE j.order_id = due.order_id AND j.kind = due.kind
+			RETURNING j.order_id, j.kind, j.attempts`, now, c.Limit, until, c.Owner)
 		} else {
 			// SQLite runs one write transaction at a time (IMMEDIATE), so
 			// the sub-select cannot race another claim.
 			q = tx.NewRaw(`UPDATE jobs SET due_at = ?, attempts = attempts + 1, lease_owner = ?
-			WHERE order_id IN (
-				SELECT order_id FROM jobs WHERE due_at <= ? AND kind = 'place' ORDER BY due_at LIMIT ?)
-			RETURNING order_id, attempts`, until, c.Owner, now, c.Limit)
+			WHERE (order_id, kind) IN (
+				SELECT order_id, kind FROM jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?)
+			RETURNING order_id, kind, attempts`, until, c.Owner, now, c.Limit)
 		}
 		if err := q.Scan(ctx, &got); err != nil {
 			return err
@@ -84,7 +86,7 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 	if err != nil {
 		// Perhaps committed: the jobs leased by this very claim say so.
 		var got []claimed
-		rerr := d.db.NewSelect().Model((*jobRow)(nil)).Column("order_id", "attempts").
+		rerr := d.db.NewSelect().Model((*jobRow)(nil)).Column("order_id", "kind", "attempts").
 			Where("lease_owner = ?", c.Owner).Where("due_at = ?", until).
 			Scan(ctx, &got)
 		if rerr == nil && len(got) > 0 {
@@ -92,7 +94,7 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 				return jobs, nil
 			}
 		}
-		return nil, fmt.Errorf("store: claim placement jobs: %w", err)
+		return nil, fmt.Errorf("store: claim jobs: %w", err)
 	}
 	return jobs, nil
 }
@@ -106,25 +108,17 @@ func withOrders(ctx context.Context, db bun.IDB, got []claimed) ([]ports.Job, er
 	for i, g := range got {
 		ids[i] = g.OrderID
 	}
-	var rows []orderRow
-	if err := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, err
-	}
-	orders, err := withFills(ctx, db, rows)
+	orders, err := readOrders(ctx, db, ids, false)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]domain.Order, len(orders))
-	for _, o := range orders {
-		byID[o.ID.String()] = o
-	}
 	jobs := make([]ports.Job, 0, len(got))
 	for _, g := range got {
-		o, ok := byID[g.OrderID]
+		o, ok := orders[g.OrderID]
 		if !ok {
 			return nil, fmt.Errorf("job for order %s has no order", g.OrderID)
 		}
-		jobs = append(jobs, ports.Job{Order: o, Attempt: g.Attempts})
+		jobs = append(jobs, ports.Job{Kind: ports.JobKind(g.Kind), Order: o, Attempt: g.Attempts})
 	}
 	return jobs, nil
 }
@@ -144,7 +138,7 @@ func (d *DB) Release(ctx context.Context, jobs []ports.Job, now time.Time) error
 				Set("due_at = ?", now.UTC()).
 				Set("attempts = attempts - 1").
 				Set("lease_owner = NULL").
-				Where("order_id = ?", j.Order.ID.String()).Where("attempts = ?", j.Attempt).
+				Where("order_id = ?", j.Order.ID.String()).Where("kind = ?", string(j.Kind)).Where("attempts = ?", j.Attempt).
 				Exec(ctx); err != nil {
 				return err
 			}
@@ -152,133 +146,158 @@ func (d *DB) Release(ctx context.Context, jobs []ports.Job, now time.Time) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: release %d placement jobs: %w", len(jobs), err)
+		return fmt.Errorf("store: release %d jobs: %w", len(jobs), err)
 	}
 	return nil
 }
 
-// sortedJobs returns jobs ordered by order ID. Transactions that lock
-// several orders lock them in this order, so two of them never wait for
-// each other in a cycle.
+// sortedJobs returns jobs ordered by order ID, then kind. Transactions that
+// lock several orders lock them in this order, each order before its jobs,
+// so that two of them never wait for each other in a cycle.
 func sortedJobs(jobs []ports.Job) []ports.Job {
 	s := slices.Clone(jobs)
-	slices.SortFunc(s, func(a, b ports.Job) int { return bytes.Compare(a.Order.ID[:], b.Order.ID[:]) })
+	slices.SortFunc(s, func(a, b ports.Job) int {
+		return cmp.Or(cmp.Compare(a.Order.ID.String(), b.Order.ID.String()), cmp.Compare(a.Kind, b.Kind))
+	})
 	return s
 }
 
-// Complete marks the job's order placed at the given time and deletes the
-// job. It is not fenced by the lease: the exchange's acknowledgement stands
-// whoever held the lease. Completing an order already placed changes
-// nothing; completing one that another holder of the job recorded as
-// rejected makes it placed, because the exchange's record of the order, not
-// the refusal of a repeated call, is the truth. Concurrent completions share
-// transactions (group commit).
-func (d *DB) Complete(ctx context.Context, j ports.Job, at time.Time) error {
-	return d.completes.do(ctx, completion{id: j.Order.ID.String(), at: at, attempt: j.Attempt})
+// settlement is one Settle waiting for its group commit.
+type settlement struct {
+	job     ports.Job
+	outcome ports.Outcome
 }
 
-// Retry makes the job due again at due and records cause as the order's
-// last error. It returns an error wrapping domain.ErrLeaseLost if the job
-// was claimed again or settled since j was claimed.
-func (d *DB) Retry(ctx context.Context, j ports.Job, due time.Time, cause string) error {
-	r := retry{id: j.Order.ID.String(), attempt: j.Attempt, due: due.UTC(), cause: cause}
-	if err := d.retries.do(ctx, r); err != nil {
-		return fmt.Errorf("store: retry order %s: %w", r.id, err)
+// Settle records the outcome of j's call (see ports.Outbox). Concurrent
+// settles share transactions (group commit); a settle whose lease is lost
+// fails alone.
+func (d *DB) Settle(ctx context.Context, j ports.Job, o ports.Outcome) error {
+	if err := d.settles.do(ctx, settlement{job: j, outcome: o}); err != nil {
+		return fmt.Errorf("store: settle %s job of order %s: %w", j.Kind, j.Order.ID, err)
 	}
 	return nil
 }
 
-// retry is one Retry waiting for its group commit.
-type retry struct {
-	id      string
-	attempt int
-	due     time.Time
-	cause   string
-}
-
-// retryAll records retries in one transaction. If any lease is lost the
-// transaction fails and each retry is recorded alone (retryOne), so that
-// only the stale one fails.
-func (d *DB) retryAll(ctx context.Context, rs []retry) error {
-	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b retry) int { return strings.Compare(a.id, b.id) })
+// settleAll records settlements in one transaction, locking their orders
+// in ID order, each before its jobs.
+func (d *DB) settleAll(ctx context.Context, ss []settlement) error {
+	ss = slices.Clone(ss)
+	slices.SortFunc(ss, func(a, b settlement) int {
+		return cmp.Or(cmp.Compare(a.job.Order.ID.String(), b.job.Order.ID.String()), cmp.Compare(a.job.Kind, b.job.Kind))
+	})
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		ids[i] = s.job.Order.ID.String()
+	}
 	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		for _, r := range rs {
-			if err := retryIn(ctx, tx, r); err != nil {
+		orders, err := readOrders(ctx, tx, ids, true)
+		if err != nil {
+			return err
+		}
+		before := maps.Clone(orders)
+		for _, s := range ss {
+			o, ok := orders[s.job.Order.ID.String()]
+			if !ok {
+				return fmt.Errorf("order %s: %w", s.job.Order.ID, domain.ErrNotFound)
+			}
+			n, err := settleIn(ctx, tx, o, s)
+			if err != nil {
 				return err
 			}
+			orders[o.ID.String()] = n
 		}
-		return nil
+		return updateOrders(ctx, tx, changedOrders(before, orders))
 	})
 }
 
-// retryOne records one retry in a transaction of its own; a failure other
-// than a lost lease may hide a commit, so it tries once more (a retry
-// recorded twice is recorded once).
-func (d *DB) retryOne(ctx context.Context, r retry) error {
-	return once(func() error { return d.retryAll(ctx, []retry{r}) })
+// settleOne records one settlement alone, twice if the first attempt's
+// outcome is unknown: settling is idempotent.
+func (d *DB) settleOne(ctx context.Context, s settlement) error {
+	err := once(func() error { return d.settleAll(ctx, []settlement{s}) })
+	if errors.Is(err, domain.ErrLeaseLost) && s.outcome.Result == ports.Refused && s.job.Kind == ports.JobPlace {
+		// Recorded already, by this call (its first commit's answer lost)
+		// or by the job's new holder: the order is rejected either way.
+		if o, rerr := d.Order(ctx, s.job.Order.ID); rerr == nil && o.Status == domain.Rejected {
+			return nil
+		}
+	}
+	return err
 }
 
-// retryIn records r's cause on its order, then reschedules r's job, fenced
-// by its attempt. Like every write here it locks the order before its job.
-func retryIn(ctx context.Context, tx bun.Tx, r retry) error {
-	if _, err := tx.NewUpdate().Model((*orderRow)(nil)).
-		Set("placement_attempts = ?", r.attempt).
-		Set("last_error = ?", r.cause).
-		Where("id = ?", r.id).
-		Exec(ctx); err != nil {
-		return err
+// settleIn applies one settlement to order o, inside tx, and returns the
+// order after it.
+func settleIn(ctx context.Context, tx bun.Tx, o domain.Order, s settlement) (domain.Order, error) {
+	j, out := s.job, s.outcome
+	id := o.ID.String()
+	switch {
+	case out.Result == ports.Retry:
+		if err := fence(ctx, tx, j, func(q *bun.UpdateQuery) *bun.UpdateQuery {
+			return q.Set("due_at = ?", out.Due.UTC()).Set("lease_owner = NULL")
+		}); err != nil {
+			return o, err
+		}
+		if j.Kind == ports.JobPlace {
+			o.PlacementAttempts = j.Attempt
+		}
+		o.LastError = out.Cause
+		return o, nil
+	case j.Kind == ports.JobPlace && out.Result == ports.Done:
+		// Not fenced: the acknowledgement stands whoever held the lease.
+		n, _, err := domain.Acknowledge(o, out.At)
+		if err != nil {
+			return o, err
+		}
+		n.PlacementAttempts = max(n.PlacementAttempts, j.Attempt)
+		if err := deleteJob(ctx, tx, id, ports.JobPlace); err != nil {
+			return o, err
+		}
+		// A cancel requested meanwhile may go out now.
+		_, err = tx.NewUpdate().Model((*jobRow)(nil)).Set("due_at = ?", out.At.UTC()).
+			Where("order_id = ?", id).Where("kind = ?", string(ports.JobCancel)).Where("due_at IS NULL").
+			Exec(ctx)
+		return n, err
+	case j.Kind == ports.JobPlace && out.Result == ports.Refused:
+		res, err := tx.NewDelete().Model((*jobRow)(nil)).
+			Where("order_id = ?", id).Where("kind = ?", string(ports.JobPlace)).Where("attempts = ?", j.Attempt).
+			Exec(ctx)
+		if err := leaseHeld(res, err); err != nil {
+			return o, err
+		}
+		n, _, err := domain.Reject(o, out.Cause, out.At)
+		if err != nil {
+			return o, err
+		}
+		n.PlacementAttempts = max(n.PlacementAttempts, j.Attempt)
+		if n.Status.Terminal() {
+			err = deleteJob(ctx, tx, id, ports.JobCancel)
+		}
+		return n, err
+	default: // a cancel request the exchange took or refused
+		if err := deleteJob(ctx, tx, id, ports.JobCancel); err != nil {
+			return o, err
+		}
+		if out.Result == ports.Refused {
+			o.LastError = out.Cause
+		}
+		return o, nil
 	}
-	res, err := tx.NewUpdate().Model((*jobRow)(nil)).
-		Set("due_at = ?", r.due).
-		Set("lease_owner = NULL").
-		Where("order_id = ?", r.id).Where("attempts = ?", r.attempt).
+}
+
+// fence updates j's job only while j's lease is held: ErrLeaseLost if not.
+func fence(ctx context.Context, tx bun.Tx, j ports.Job, set func(*bun.UpdateQuery) *bun.UpdateQuery) error {
+	res, err := set(tx.NewUpdate().Model((*jobRow)(nil))).
+		Where("order_id = ?", j.Order.ID.String()).Where("kind = ?", string(j.Kind)).Where("attempts = ?", j.Attempt).
 		Exec(ctx)
 	return leaseHeld(res, err)
 }
 
-// Reject marks the job's order rejected with cause and deletes the job. It
-// returns an error wrapping domain.ErrLeaseLost if the job was claimed again
-// or settled since j was claimed, unless the order is rejected already.
-func (d *DB) Reject(ctx context.Context, j ports.Job, cause string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
-	defer cancel()
-	err := once(func() error { return d.reject(ctx, j, cause) })
-	if errors.Is(err, domain.ErrLeaseLost) {
-		// Recorded already, by this call (its first commit's answer lost)
-		// or by the job's new holder: the order is rejected either way.
-		if o, rerr := d.Order(ctx, j.Order.ID); rerr == nil && o.Status == domain.Rejected {
-			return nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("store: reject order %s: %w", j.Order.ID, err)
-	}
-	return nil
-}
-
-// reject records a rejection in one transaction: the order first, then
-// its job, fenced by the attempt.
-func (d *DB) reject(ctx context.Context, j ports.Job, cause string) error {
-	id := j.Order.ID.String()
-	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().Model((*orderRow)(nil)).
-			Set("status = ?", string(domain.Rejected)).
-			Set("placement_attempts = ?", j.Attempt).
-			Set("last_error = ?", cause).
-			Where("id = ?", id).Where("status = ?", string(domain.Pending)).
-			Exec(ctx); err != nil {
-			return err
-		}
-		res, err := tx.NewDelete().Model((*jobRow)(nil)).
-			Where("order_id = ?", id).Where("attempts = ?", j.Attempt).
-			Exec(ctx)
-		return leaseHeld(res, err)
-	})
+func deleteJob(ctx context.Context, tx bun.Tx, orderID string, kind ports.JobKind) error {
+	_, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", orderID).Where("kind = ?", string(kind)).Exec(ctx)
+	return err
 }
 
 // leaseHeld turns a fenced write that matched no row into ErrLeaseLost.
-func leaseHeld(res interface{ RowsAffected() (int64, error) }, err error) error {
+func leaseHeld(res sql.Result, err error) error {
 	if err != nil {
 		return err
 	}
@@ -301,11 +320,11 @@ func (d *DB) OutboxStats(ctx context.Context) (ports.OutboxStats, error) {
 		Oldest *string `bun:"oldest"`
 	}
 	// PostgreSQL 15 has no min(uuid); the primary key's first entry is as cheap.
-	oldest := `SELECT order_id FROM jobs ORDER BY order_id LIMIT 1`
+	oldest := `SELECT order_id FROM jobs WHERE kind = 'place' ORDER BY order_id LIMIT 1`
 	if d.dialect == Postgres {
-		oldest = `SELECT order_id::text FROM jobs ORDER BY order_id LIMIT 1`
+		oldest = `SELECT order_id::text FROM jobs WHERE kind = 'place' ORDER BY order_id LIMIT 1`
 	}
-	q := `SELECT (SELECT count(*) FROM jobs) AS n, (` + oldest + `) AS oldest`
+	q := `SELECT (SELECT count(*) FROM jobs WHERE kind = 'place') AS n, (` + oldest + `) AS oldest`
 	if err := d.db.NewRaw(q).Scan(ctx, &row); err != nil {
 		return ports.OutboxStats{}, fmt.Errorf("store: outbox stats: %w", err)
 	}
@@ -318,56 +337,4 @@ func (d *DB) OutboxStats(ctx context.Context) (ports.OutboxStats, error) {
 		st.Oldest = id
 	}
 	return st, nil
-}
-
-// completion is one acknowledged placement to record.
-type completion struct {
-	id      string
-	at      time.Time
-	attempt int
-}
-
-// completeAll records completions in one transaction, in order ID order;
-// each order is locked before its job, as everywhere in this package.
-func (d *DB) completeAll(ctx context.Context, cs []completion) error {
-	cs = slices.Clone(cs)
-	slices.SortFunc(cs, func(a, b completion) int { return strings.Compare(a.id, b.id) })
-	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		for _, c := range cs {
-			if err := markPlaced(ctx, tx, c); err != nil {
-				return err
-			}
-			if _, err := tx.NewDelete().Model((*jobRow)(nil)).Where("order_id = ?", c.id).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// completeOne records one completion alone, twice if the first attempt's
-// outcome is unknown: completing is idempotent.
-func (d *DB) completeOne(ctx context.Context, c completion) error {
-	if err := once(func() error { return d.completeAll(ctx, []completion{c}) }); err != nil {
-		return fmt.Errorf("store: complete order %s: %w", c.id, err)
-	}
-	return nil
-}
-
-// markPlaced records the acknowledgement on a pending order, or on one a
-// repeated call got refused (see Complete); an order placed already is left
-// as it is.
-func markPlaced(ctx context.Context, tx bun.Tx, c completion) error {
-	attempts := "MAX(placement_attempts, ?)"
-	if tx.Dialect().Name() == dialect.PG {
-		attempts = "GREATEST(placement_attempts, ?)"
-	}
-	_, err := tx.NewUpdate().Model((*orderRow)(nil)).
-		Set("status = ?", string(domain.Placed)).
-		Set("placed_at = ?", c.at.UTC()).
-		Set("placement_attempts = "+attempts, c.attempt).
-		Where("id = ?", c.id).
-		Where("status IN (?)", bun.List([]string{string(domain.Pending), string(domain.Rejected)})).
-		Exec(ctx)
-	return err
 }

@@ -78,6 +78,21 @@ func mustClaim(t *testing.T, db *store.DB, now time.Time, limit int) []ports.Job
 	return jobs
 }
 
+// settleDone records that j's call was done at at.
+func settleDone(db *store.DB, j ports.Job, at time.Time) error {
+	return db.Settle(ctx, j, ports.Outcome{Result: ports.Done, At: at})
+}
+
+// settleRetry records a transient failure of j's call: due again at due.
+func settleRetry(db *store.DB, j ports.Job, due time.Time, cause string) error {
+	return db.Settle(ctx, j, ports.Outcome{Result: ports.Retry, At: due, Due: due, Cause: cause})
+}
+
+// settleRefused records that the exchange refused j's call for good.
+func settleRefused(db *store.DB, j ports.Job, cause string) error {
+	return db.Settle(ctx, j, ports.Outcome{Result: ports.Refused, At: t0, Cause: cause})
+}
+
 // runContractSuite is what every store adapter must pass.
 func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 	t.Run("create and read back every field", func(t *testing.T) {
@@ -158,7 +173,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		jobs := mustClaim(t, db, t0.Add(time.Hour), 10)
 		for _, j := range jobs {
 			if j.Order.ID == all[1].ID || j.Order.ID == all[4].ID {
-				if err := db.Complete(ctx, j, t0.Add(time.Hour)); err != nil {
+				if err := settleDone(db, j, t0.Add(time.Hour)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -243,10 +258,10 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			t.Fatalf("after expiry claimed %+v; want the job as attempt 2", again)
 		}
 		// The first holder is fenced off.
-		if err := db.Retry(ctx, first[0], t0.Add(time.Minute), "late"); !errors.Is(err, domain.ErrLeaseLost) {
+		if err := settleRetry(db, first[0], t0.Add(time.Minute), "late"); !errors.Is(err, domain.ErrLeaseLost) {
 			t.Errorf("stale Retry error = %v; want ErrLeaseLost", err)
 		}
-		if err := db.Reject(ctx, first[0], "late"); !errors.Is(err, domain.ErrLeaseLost) {
+		if err := settleRefused(db, first[0], "late"); !errors.Is(err, domain.ErrLeaseLost) {
 			t.Errorf("stale Reject error = %v; want ErrLeaseLost", err)
 		}
 		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Pending || got.LastError != "" {
@@ -310,7 +325,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		j := mustClaim(t, db, t0, 1)[0]
 		at := t0.Add(1500 * time.Millisecond)
 		for range 2 {
-			if err := db.Complete(ctx, j, at); err != nil {
+			if err := settleDone(db, j, at); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -339,7 +354,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			t.Fatalf("stats = %+v, %v; want 2 pending, oldest %s", st, err, older.ID)
 		}
 		j := mustClaim(t, db, t0, 1)[0]
-		if err := db.Complete(ctx, j, t0); err != nil {
+		if err := settleDone(db, j, t0); err != nil {
 			t.Fatal(err)
 		}
 		if st, err = db.OutboxStats(ctx); err != nil || st.Pending != 1 || st.Oldest != newer.ID {
@@ -353,7 +368,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		mustCreate(t, db, o)
 		j := mustClaim(t, db, t0, 1)[0]
 		due := t0.Add(5 * time.Second)
-		if err := db.Retry(ctx, j, due, "Connection not available"); err != nil {
+		if err := settleRetry(db, j, due, "Connection not available"); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := db.Order(ctx, o.ID)
@@ -374,7 +389,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		o := newOrder(t, t0, false)
 		mustCreate(t, db, o)
 		j := mustClaim(t, db, t0, 1)[0]
-		if err := db.Reject(ctx, j, "unknown instrument"); err != nil {
+		if err := settleRefused(db, j, "unknown instrument"); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := db.Order(ctx, o.ID)
@@ -386,7 +401,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 		// Rejecting again is answered as done (a repeated write after a lost
 		// commit answer looks exactly like this) and changes nothing.
-		if err := db.Reject(ctx, j, "again"); err != nil {
+		if err := settleRefused(db, j, "again"); err != nil {
 			t.Errorf("second Reject error = %v; want nil: the order is rejected", err)
 		}
 		if got, _ := db.Order(ctx, o.ID); got.LastError != "unknown instrument" {
@@ -548,7 +563,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = db.Retry(ctx, j, due, fmt.Sprintf("failure %d", i))
+				errs[i] = settleRetry(db, j, due, fmt.Sprintf("failure %d", i))
 			}()
 		}
 		wg.Wait()
@@ -575,10 +590,10 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		mustCreate(t, db, o)
 		first := mustClaim(t, db, t0, 1)[0]                      // lease until t0+30s
 		second := mustClaim(t, db, t0.Add(31*time.Second), 1)[0] // taken over
-		if err := db.Reject(ctx, second, "duplicate client order id"); err != nil {
+		if err := settleRefused(db, second, "duplicate client order id"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Complete(ctx, first, t0.Add(40*time.Second)); err != nil {
+		if err := settleDone(db, first, t0.Add(40*time.Second)); err != nil {
 			t.Fatalf("late Complete = %v; want nil", err)
 		}
 		got, _ := db.Order(ctx, o.ID)
@@ -597,10 +612,10 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		mustCreate(t, db, o)
 		first := mustClaim(t, db, t0, 1)[0]
 		second := mustClaim(t, db, t0.Add(31*time.Second), 1)[0]
-		if err := db.Complete(ctx, second, t0.Add(32*time.Second)); err != nil {
+		if err := settleDone(db, second, t0.Add(32*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Reject(ctx, first, "refused"); !errors.Is(err, domain.ErrLeaseLost) {
+		if err := settleRefused(db, first, "refused"); !errors.Is(err, domain.ErrLeaseLost) {
 			t.Errorf("late Reject = %v; want ErrLeaseLost", err)
 		}
 		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Placed || got.LastError != "" {
@@ -626,14 +641,14 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		errs := make(chan error, 2*n)
 		for i := range n {
 			wg.Add(2)
-			go func() { defer wg.Done(); errs <- db.Complete(ctx, stale[i], t0.Add(time.Hour)) }()
+			go func() { defer wg.Done(); errs <- settleDone(db, stale[i], t0.Add(time.Hour)) }()
 			go func() {
 				defer wg.Done()
 				j := fresh[n-1-i]
 				if i%2 == 0 {
-					errs <- db.Retry(ctx, j, t0.Add(2*time.Hour), "failed")
+					errs <- settleRetry(db, j, t0.Add(2*time.Hour), "failed")
 				} else {
-					errs <- db.Reject(ctx, j, "refused")
+					errs <- settleRefused(db, j, "refused")
 				}
 			}()
 		}
@@ -710,6 +725,8 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			t.Error("Create after Close succeeded")
 		}
 	})
+
+	t.Run("lifecycle", func(t *testing.T) { runLifecycleSuite(t, open) })
 
 	t.Run("migrate is idempotent", func(t *testing.T) {
 		db := open(t)
