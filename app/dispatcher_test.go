@@ -562,3 +562,44 @@ func TestShutdownDuringAClaimReleasesItsJobs(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelJobsCallCancel runs a claimed cancel job: the exchange's Cancel
+// is called, never Place, and each outcome is recorded as such.
+func TestCancelJobsCallCancel(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		want        ports.Result
+		wantOutcome string
+	}{
+		{"accepted", nil, ports.Done, ports.OutcomeAccepted},
+		{"refused", fmt.Errorf("order already filled: %w", domain.ErrRejected), ports.Refused, ports.OutcomeRejected},
+		{"transient", errors.New("connection not available"), ports.Retry, ports.OutcomeFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			job := ports.Job{Kind: ports.JobCancel, Order: testOrder(t), Attempt: 1}
+			ob := oneJobOutbox(job)
+			ex := &mocks.ExchangeMock{CancelFunc: func(ctx context.Context, id domain.ID) error { return tt.err }}
+			m := newMetricsMock()
+			d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{Metrics: m})
+			if n, err := d.DispatchOnce(context.Background()); n != 1 || err != nil {
+				t.Fatalf("DispatchOnce = %d, %v", n, err)
+			}
+			if c := ex.CancelCalls(); len(c) != 1 || c[0].ID != job.Order.ID {
+				t.Errorf("Cancel calls = %+v; want one for %s", c, job.Order.ID)
+			}
+			settles := ob.SettleCalls()
+			if len(settles) != 1 || settles[0].O.Result != tt.want || settles[0].J.Kind != ports.JobCancel {
+				t.Errorf("Settle calls = %+v; want one %s of the cancel job", settles, tt.want)
+			}
+			if c := m.CancelAttemptCalls(); len(c) != 1 || c[0].Outcome != tt.wantOutcome {
+				t.Errorf("CancelAttempt calls = %+v; want one %s", c, tt.wantOutcome)
+			}
+			if n := len(m.PlacementAttemptCalls()) + len(m.OrderPlacedCalls()); n != 0 {
+				t.Errorf("a cancel counted as a placement %d times", n)
+			}
+		})
+	}
+}

@@ -201,10 +201,11 @@ func (in *Ingester) lead(ctx context.Context) {
 // after every disconnect, gap and failed batch.
 func (in *Ingester) follow(ctx context.Context) {
 	failures := 0
+	session := "" // until the first subscription: the one applied last
 	for ctx.Err() == nil {
-		session, last, err := in.execs.FeedPosition(ctx)
+		s, last, err := in.execs.FeedPosition(ctx, session)
 		if err == nil {
-			err = in.stream(ctx, session, last)
+			session, err = in.stream(ctx, s, last)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -227,18 +228,35 @@ func (in *Ingester) follow(ctx context.Context) {
 var errReplay = errors.New("gap in the feed: replaying")
 
 // stream subscribes after last (a report of session) and applies what
-// arrives until the subscription ends. It returns nil when it ends for a
-// replay or a reconnect that should follow at once.
-func (in *Ingester) stream(ctx context.Context, session string, last int64) error {
+// arrives until the subscription ends. It returns the venue's session, and
+// a nil error when the subscription ended for a replay or a reconnect that
+// should follow at once.
+func (in *Ingester) stream(ctx context.Context, session string, last int64) (string, error) {
 	sub, err := in.feed.Subscribe(ctx, session, last+1)
 	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+		return session, fmt.Errorf("subscribe: %w", err)
 	}
 	defer sub.Close()
 	if sub.Session() != session {
-		in.log.Info("new venue session", "session", sub.Session(), "previous", session)
+		// Another venue session: the feed starts at its first report,
+		// which may have been applied already (by this ingester before a
+		// restart, or another instance).
+		_, done, err := in.execs.FeedPosition(ctx, sub.Session())
+		if err != nil {
+			return session, err
+		}
+		in.log.Info("venue session", "session", sub.Session(), "previous", session, "applied", done)
+		if done > 0 {
+			return sub.Session(), nil // subscribe again, after what is applied
+		}
 		session, last = sub.Session(), 0
 	}
+	return session, in.apply(ctx, sub, session, last)
+}
+
+// apply reads sub, whose next report follows last, and applies what
+// arrives until the subscription ends.
+func (in *Ingester) apply(ctx context.Context, sub ports.Subscription, session string, last int64) error {
 	reading, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	queue := make(chan domain.Report, in.cfg.QueueSize)

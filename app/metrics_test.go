@@ -18,6 +18,7 @@ func newMetricsMock() *mocks.MetricsMock {
 		OrderCreatedFunc:     func() {},
 		PlacementAttemptFunc: func(outcome string, took time.Duration) {},
 		OrderPlacedFunc:      func(sinceCommit time.Duration) {},
+		CancelAttemptFunc:    func(outcome string, took time.Duration) {},
 	}
 }
 

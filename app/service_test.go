@@ -182,3 +182,45 @@ func TestPurgeKeysForgetsKeysOlderThanRetention(t *testing.T) {
 		t.Errorf("PurgeKeys calls = %+v; want one with before = now - 24h", calls)
 	}
 }
+
+func TestCancelOrderAppliesTheDomainsRule(t *testing.T) {
+	clk := newClock()
+	pending := testOrder(t)
+	placed, _, _ := domain.Acknowledge(testOrder(t), t0)
+	filled := placed
+	filled.Fills = []domain.Fill{{ExecID: "e1", Quantity: placed.Quantity, Price: 10000, ExecutedAt: t0}}
+	filled.Status = domain.Filled
+	tests := []struct {
+		name    string
+		stored  domain.Order
+		sent    bool
+		want    domain.Status
+		wantErr error
+		wake    int
+	}{
+		{"never sent: canceled at once", pending, false, domain.Canceled, nil, 0},
+		{"in flight: pending_cancel", pending, true, domain.PendingCancel, nil, 1},
+		{"working: pending_cancel", placed, true, domain.PendingCancel, nil, 1},
+		{"filled: refused", filled, true, domain.Filled, domain.ErrTransition, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			orders := &mocks.OrdersMock{CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+				o, _, err := apply(tt.stored, tt.sent)
+				return o, err
+			}}
+			woke := 0
+			svc := app.NewService(orders, nil, clk.mock(), func() { woke++ })
+			got, err := svc.CancelOrder(context.Background(), tt.stored.ID)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("CancelOrder error = %v; want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Status != tt.want || woke != tt.wake {
+				t.Errorf("CancelOrder = %s, %v, woke the dispatcher %d times; want %s, nil, %d", got.Status, err, woke, tt.want, tt.wake)
+			}
+		})
+	}
+}

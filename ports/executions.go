@@ -34,9 +34,11 @@ type Applied struct {
 
 // Executions records what an exchange's feed reports.
 type Executions interface {
-	// FeedPosition returns the venue session whose report was applied
-	// last and the sequence number of that report; "" and 0 when none was.
-	FeedPosition(ctx context.Context) (session string, seq int64, err error)
+	// FeedPosition returns the sequence number of the last report applied
+	// from session (0 when none was), with session. For session "" it
+	// returns the session whose report was applied last, "" and 0 when
+	// none was.
+	FeedPosition(ctx context.Context, session string) (string, int64, error)
 	// ApplyReports applies b in one transaction: for each report, in
 	// order, domain.Apply to its order, the order's change and the report
 	// itself stored (its ExecID unique: a repeated execution is counted as

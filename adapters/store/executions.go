@@ -65,14 +65,20 @@ type positionRow struct {
 	UpdatedAt time.Time `bun:"updated_at"`
 }
 
-// FeedPosition returns the session whose report was applied last and that
-// report's sequence number; "" and 0 when none was.
-func (d *DB) FeedPosition(ctx context.Context) (string, int64, error) {
+// FeedPosition returns the last applied sequence number of session, or
+// for "" the session applied last with its number; 0 when none was.
+func (d *DB) FeedPosition(ctx context.Context, session string) (string, int64, error) {
 	var p positionRow
-	err := d.db.NewSelect().Model(&p).OrderExpr("updated_at DESC, last_seq DESC").Limit(1).Scan(ctx)
+	q := d.db.NewSelect().Model(&p)
+	if session == "" {
+		q = q.OrderExpr("updated_at DESC, last_seq DESC").Limit(1)
+	} else {
+		q = q.Where("session = ?", session)
+	}
+	err := q.Scan(ctx)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", 0, nil
+		return session, 0, nil
 	case err != nil:
 		return "", 0, fmt.Errorf("store: feed position: %w", err)
 	}
@@ -105,7 +111,7 @@ func (d *DB) ApplyReports(ctx context.Context, b ports.Batch) (ports.Applied, er
 	if err != nil && !definite(err) {
 		if err = attempt(); errors.Is(err, domain.ErrLeaseLost) {
 			// The first attempt committed if the position is now the batch's end.
-			if s, seq, perr := d.sessionPosition(ctx, b.Session); perr == nil && s && seq == b.Reports[len(b.Reports)-1].Seq {
+			if _, seq, perr := d.FeedPosition(ctx, b.Session); perr == nil && seq == b.Reports[len(b.Reports)-1].Seq {
 				return applied, nil
 			}
 		}
@@ -114,17 +120,6 @@ func (d *DB) ApplyReports(ctx context.Context, b ports.Batch) (ports.Applied, er
 		return ports.Applied{}, fmt.Errorf("store: apply reports %d to %d of session %s: %w", b.After+1, b.After+int64(len(b.Reports)), b.Session, err)
 	}
 	return applied, nil
-}
-
-// sessionPosition returns the last applied sequence number of session,
-// and whether the session has a position at all.
-func (d *DB) sessionPosition(ctx context.Context, session string) (bool, int64, error) {
-	var p positionRow
-	err := d.db.NewSelect().Model(&p).Where("session = ?", session).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, 0, nil
-	}
-	return err == nil, p.LastSeq, err
 }
 
 func applyIn(ctx context.Context, tx bun.Tx, b ports.Batch) (ports.Applied, error) {

@@ -245,6 +245,36 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 	})
 }
 
+// TestPostgresLostCommitAnswersOfTheFeed drops the answer to the COMMIT of
+// a batch of reports, and of a cancel: each reports what was committed,
+// and nothing is applied twice.
+func TestPostgresLostCommitAnswersOfTheFeed(t *testing.T) {
+	db, px := openThroughProxy(t)
+	o := newOrder(t, t0, false)
+	mustCreate(t, db, o)
+	if err := settleDone(db, mustClaim(t, db, t0, 1)[0], t0); err != nil {
+		t.Fatal(err)
+	}
+	b := ports.Batch{Session: "s1", After: 0, At: t0, Reports: []domain.Report{
+		report(1, o, domain.ReportAck, 0, 0, t0), report(2, o, domain.ReportPartialFill, 4, 10000, t0),
+	}}
+	px.DropCommitReplies(1)
+	if _, err := db.ApplyReports(ctx, b); err != nil {
+		t.Errorf("ApplyReports with its commit answer dropped = %v; want nil: it is applied", err)
+	}
+	if got, _ := db.Order(ctx, o.ID); got.FilledQuantity() != 4 || px.Faults() != 1 {
+		t.Errorf("filled %d after %d faults; want 4 after 1", got.FilledQuantity(), px.Faults())
+	}
+	px.DropCommitReplies(1)
+	got, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second)))
+	if err != nil || got.Status != domain.PendingCancel {
+		t.Errorf("Cancel with its commit answer dropped = %s, %v; want pending_cancel", got.Status, err)
+	}
+	if n := count(t, db, "jobs"); n != 1 {
+		t.Errorf("%d jobs; want the one cancel job", n)
+	}
+}
+
 // TestCancelledCallersLearnTheTruth cancels the callers of creates and
 // claims at moments spread over their run: each call either wrote nothing
 // and says so, or reports what it wrote.

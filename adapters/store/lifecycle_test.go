@@ -169,7 +169,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if diff := cmp.Diff(wantFills, got.Fills); diff != "" {
 			t.Errorf("fills (-want +got):\n%s", diff)
 		}
-		if s, seq, err := db.FeedPosition(ctx); s != "s1" || seq != 3 || err != nil {
+		if s, seq, err := db.FeedPosition(ctx, ""); s != "s1" || seq != 3 || err != nil {
 			t.Errorf("FeedPosition = %s, %d, %v; want s1, 3", s, seq, err)
 		}
 	})
@@ -221,7 +221,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if n := count(t, db, "unknown_reports"); n != 2 {
 			t.Errorf("%d reports kept aside; want 2 (the unknown order's and the overfill)", n)
 		}
-		if _, seq, _ := db.FeedPosition(ctx); seq != 4 {
+		if _, seq, _ := db.FeedPosition(ctx, "s1"); seq != 4 {
 			t.Errorf("position %d; want 4: reports kept aside are passed, not blocking", seq)
 		}
 	})
@@ -237,8 +237,14 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 				t.Fatal(err)
 			}
 		}
-		if s, seq, err := db.FeedPosition(ctx); s != "new" || seq != 1 || err != nil {
+		if s, seq, err := db.FeedPosition(ctx, ""); s != "new" || seq != 1 || err != nil {
 			t.Errorf("FeedPosition = %s, %d, %v; want new, 1", s, seq, err)
+		}
+		if s, seq, err := db.FeedPosition(ctx, "old"); s != "old" || seq != 1 || err != nil {
+			t.Errorf("FeedPosition(old) = %s, %d, %v; want old, 1", s, seq, err)
+		}
+		if s, seq, err := db.FeedPosition(ctx, "never"); s != "never" || seq != 0 || err != nil {
+			t.Errorf("FeedPosition(never) = %s, %d, %v; want never, 0", s, seq, err)
 		}
 	})
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/cmd/internal/envflag"
+	"github.com/ordergate/ordergate/domain"
 )
 
 // Roles an instance can take.
@@ -18,7 +19,12 @@ const (
 	roleAll        = "all"
 	roleAPI        = "api"
 	roleDispatcher = "dispatcher"
+	roleIngester   = "ingester"
 )
+
+// runs reports whether an instance in role runs part (one of the roles
+// but all).
+func runs(role, part string) bool { return role == roleAll || role == part }
 
 // config is everything the flags and environment set.
 type config struct {
@@ -27,6 +33,9 @@ type config struct {
 	Exchange            string
 	SimFailureRate      float64
 	SimLatency          time.Duration
+	SimPrice            domain.Price
+	SimFillTime         time.Duration
+	SimOrderTTL         time.Duration
 	DispatchConcurrency int
 	Role                string
 	LogLevel            slog.Level
@@ -41,7 +50,7 @@ type config struct {
 // parseConfig reads the environment, then the command-line flags, which win.
 // Errors name the flag or variable at fault in one line.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	c := config{LogLevel: slog.LevelInfo}
+	c := config{LogLevel: slog.LevelInfo, SimPrice: domain.PriceFromCents(100_00)}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
@@ -49,8 +58,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.Exchange, "exchange", "sim", "exchange adapter: sim (the in-process simulator) or the http:// URL of an exchange-sim")
 	fs.Float64Var(&c.SimFailureRate, "sim-failure-rate", 0.1, "share of simulator calls that fail at once (0..1)")
 	fs.DurationVar(&c.SimLatency, "sim-latency", 500*time.Millisecond, "how long a successful simulator call takes")
+	fs.Func("sim-price", "the simulator's one reference price for every instrument, at most 2 decimals (default 100.00)", func(v string) error {
+		p, err := domain.ParsePrice(v)
+		if err != nil || p <= 0 {
+			return errors.New("must be a price above 0 with at most 2 decimals, like 100.00")
+		}
+		c.SimPrice = p
+		return nil
+	})
+	fs.DurationVar(&c.SimFillTime, "sim-fill-time", time.Second, "about how long the simulator takes to fill a marketable order, in 1 to 3 executions")
+	fs.DurationVar(&c.SimOrderTTL, "sim-order-ttl", time.Hour, "how long the simulator rests a limit order that is not marketable before it expires")
 	fs.IntVar(&c.DispatchConcurrency, "dispatch-concurrency", app.DefaultConcurrency, "most exchange calls in flight at once")
-	fs.StringVar(&c.Role, "role", roleAll, "what this instance runs: api, dispatcher or all")
+	fs.StringVar(&c.Role, "role", roleAll, "what this instance runs: api, dispatcher, ingester or all")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ExchangeTimeout, "exchange-timeout", app.DefaultCallTimeout, "longest one exchange call may take")
 	fs.DurationVar(&c.Lease, "lease", app.DefaultLease, "how long a claimed placement job stays reserved; bounds crash recovery")
@@ -82,8 +101,12 @@ func (c config) validate() error {
 		return fmt.Errorf("--sim-latency %s must not be negative", c.SimLatency)
 	case c.DispatchConcurrency < 1:
 		return fmt.Errorf("--dispatch-concurrency %d must be at least 1", c.DispatchConcurrency)
-	case c.Role != roleAll && c.Role != roleAPI && c.Role != roleDispatcher:
-		return fmt.Errorf("--role %q must be api, dispatcher or all", c.Role)
+	case c.Role != roleAll && c.Role != roleAPI && c.Role != roleDispatcher && c.Role != roleIngester:
+		return fmt.Errorf("--role %q must be api, dispatcher, ingester or all", c.Role)
+	case c.SimFillTime < 0:
+		return fmt.Errorf("--sim-fill-time %s must not be negative", c.SimFillTime)
+	case c.SimOrderTTL <= 0:
+		return fmt.Errorf("--sim-order-ttl %s must be positive", c.SimOrderTTL)
 	case c.ExchangeTimeout <= 0:
 		return fmt.Errorf("--exchange-timeout %s must be positive", c.ExchangeTimeout)
 	case c.Lease <= c.ExchangeTimeout:

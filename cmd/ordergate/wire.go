@@ -36,7 +36,8 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 			return l
 		}),
 		// Stopping waits for the HTTP server and then the dispatcher, each
-		// allowed the grace period, plus time to record outcomes.
+		// allowed the grace period, plus time to record outcomes and to
+		// finish the ingester's batch.
 		fx.StopTimeout(2*c.ShutdownGrace + 15*time.Second),
 		fx.Supply(c, log),
 		storeModule,
@@ -44,12 +45,15 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 		metricsModule,
 		serviceModule,
 	}
-	if c.Role != roleAPI {
+	if runs(c.Role, roleDispatcher) {
 		opts = append(opts, dispatcherModule)
 	} else {
 		opts = append(opts, fx.Supply(waker(nil)))
 	}
-	if c.Role != roleDispatcher {
+	if runs(c.Role, roleIngester) {
+		opts = append(opts, ingesterModule)
+	}
+	if runs(c.Role, roleAPI) {
 		opts = append(opts, httpModule)
 	} else {
 		opts = append(opts, opsHTTPModule)
@@ -78,6 +82,8 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.Outbox { return db },
 		func(db *store.DB) ports.Keys { return db },
 		func(db *store.DB) ports.OutboxStater { return db },
+		func(db *store.DB) ports.Executions { return db },
+		func(db *store.DB) ports.Leases { return db },
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
 			return httpapi.Health{DB: db, Exchange: b}
 		},
@@ -94,30 +100,53 @@ var storeModule = fx.Module("store",
 var exchangeModule = fx.Module("exchange",
 	fx.Provide(
 		func(b *exchange.Breaker) ports.Exchange { return b },
-		func(lc fx.Lifecycle, c config, log *slog.Logger) (*exchange.Breaker, error) {
-			inner, err := newExchange(lc, c, log)
+		func(lc fx.Lifecycle, c config, log *slog.Logger) (*exchange.Breaker, ports.Feed, venue, error) {
+			calls, feed, name, err := newExchange(lc, c, log)
 			if err != nil {
-				return nil, err
+				return nil, nil, "", err
 			}
-			return exchange.NewBreaker(inner, exchange.BreakerConfig{OpenFor: c.BreakerOpen, Quiet: c.BreakerOpen, Logger: log}), nil
+			return exchange.NewBreaker(calls, exchange.BreakerConfig{OpenFor: c.BreakerOpen, Quiet: c.BreakerOpen, Logger: log}), feed, name, nil
 		},
 	),
 )
 
-// newExchange returns the exchange adapter --exchange names.
-func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, error) {
+// venue names the exchange for the ingester's lease: one ingester per
+// venue is active across the instances sharing a database.
+type venue string
+
+// newExchange returns the exchange --exchange names: the in-process venue,
+// which is its own feed, or an exchange-sim's HTTP API and WebSocket feed;
+// and the venue's name. Each process has an in-process venue of its own,
+// so its name is its session's.
+func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, ports.Feed, venue, error) {
 	if c.Exchange != "sim" {
-		return exchange.NewHTTP(c.Exchange, c.ExchangeTimeout)
+		calls, err := exchange.NewHTTP(c.Exchange, c.ExchangeTimeout)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		feed, err := exchange.NewWSFeed(c.Exchange)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return calls, feed, venue(c.Exchange), nil
 	}
-	sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: c.SimFailureRate, Latency: c.SimLatency})
+	v, err := exchange.NewVenue(exchange.VenueConfig{
+		FailureRate: c.SimFailureRate,
+		Latency:     c.SimLatency,
+		Price:       c.SimPrice,
+		FillTime:    c.SimFillTime,
+		OrderTTL:    c.SimOrderTTL,
+		CancelDelay: 50 * time.Millisecond,
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
-	lc.Append(fx.StopHook(func() {
-		s := sim.Stats()
+	lc.Append(fx.StopHook(func() error {
+		s := v.Stats()
 		log.Info("simulated exchange stats", "calls", s.Calls, "failures", s.Failures, "placed", s.Placed, "duplicates", s.Duplicates)
+		return v.Close()
 	}))
-	return sim, nil
+	return v, v, venue("sim:" + v.Session()), nil
 }
 
 // metricsModule provides the Prometheus registry that every other module
@@ -128,6 +157,7 @@ var metricsModule = fx.Module("metrics",
 			return metrics.New(metrics.Config{Outbox: outbox, Breaker: b, Clock: clock, Logger: log})
 		},
 		func(m *metrics.Metrics) ports.Metrics { return m },
+		func(m *metrics.Metrics) ports.FeedMetrics { return m },
 	),
 )
 
@@ -166,6 +196,20 @@ var dispatcherModule = fx.Module("dispatcher",
 		func(d *app.Dispatcher) waker { return d.Wake },
 	),
 	fx.Invoke(func(*app.Dispatcher) {}),
+)
+
+var ingesterModule = fx.Module("ingester",
+	fx.Provide(
+		func(lc fx.Lifecycle, log *slog.Logger, feed ports.Feed, name venue, execs ports.Executions, leases ports.Leases, clock ports.Clock, m ports.FeedMetrics) (*app.Ingester, error) {
+			in, err := app.NewIngester(feed, execs, leases, clock, app.IngesterConfig{Venue: string(name), Logger: log, Metrics: m})
+			if err != nil {
+				return nil, err
+			}
+			runInBackground(lc, "ingester", func(ctx context.Context) { _ = in.Run(ctx) })
+			return in, nil
+		},
+	),
+	fx.Invoke(func(*app.Ingester) {}),
 )
 
 var httpModule = fx.Module("http",

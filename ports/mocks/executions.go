@@ -23,7 +23,7 @@ var _ ports.Executions = &ExecutionsMock{}
 //			ApplyReportsFunc: func(ctx context.Context, b ports.Batch) (ports.Applied, error) {
 //				panic("mock out the ApplyReports method")
 //			},
-//			FeedPositionFunc: func(ctx context.Context) (string, int64, error) {
+//			FeedPositionFunc: func(ctx context.Context, session string) (string, int64, error) {
 //				panic("mock out the FeedPosition method")
 //			},
 //		}
@@ -37,7 +37,7 @@ type ExecutionsMock struct {
 	ApplyReportsFunc func(ctx context.Context, b ports.Batch) (ports.Applied, error)
 
 	// FeedPositionFunc mocks the FeedPosition method.
-	FeedPositionFunc func(ctx context.Context) (string, int64, error)
+	FeedPositionFunc func(ctx context.Context, session string) (string, int64, error)
 
 	// calls tracks calls to the methods.
 	calls struct {
@@ -52,6 +52,8 @@ type ExecutionsMock struct {
 		FeedPosition []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
+			// Session is the session argument value.
+			Session string
 		}
 	}
 	lockApplyReports sync.RWMutex
@@ -95,19 +97,21 @@ func (mock *ExecutionsMock) ApplyReportsCalls() []struct {
 }
 
 // FeedPosition calls FeedPositionFunc.
-func (mock *ExecutionsMock) FeedPosition(ctx context.Context) (string, int64, error) {
+func (mock *ExecutionsMock) FeedPosition(ctx context.Context, session string) (string, int64, error) {
 	if mock.FeedPositionFunc == nil {
 		panic("ExecutionsMock.FeedPositionFunc: method is nil but Executions.FeedPosition was just called")
 	}
 	callInfo := struct {
-		Ctx context.Context
+		Ctx     context.Context
+		Session string
 	}{
-		Ctx: ctx,
+		Ctx:     ctx,
+		Session: session,
 	}
 	mock.lockFeedPosition.Lock()
 	mock.calls.FeedPosition = append(mock.calls.FeedPosition, callInfo)
 	mock.lockFeedPosition.Unlock()
-	return mock.FeedPositionFunc(ctx)
+	return mock.FeedPositionFunc(ctx, session)
 }
 
 // FeedPositionCalls gets all the calls that were made to FeedPosition.
@@ -115,10 +119,12 @@ func (mock *ExecutionsMock) FeedPosition(ctx context.Context) (string, int64, er
 //
 //	len(mockedExecutions.FeedPositionCalls())
 func (mock *ExecutionsMock) FeedPositionCalls() []struct {
-	Ctx context.Context
+	Ctx     context.Context
+	Session string
 } {
 	var calls []struct {
-		Ctx context.Context
+		Ctx     context.Context
+		Session string
 	}
 	mock.lockFeedPosition.RLock()
 	calls = mock.calls.FeedPosition
