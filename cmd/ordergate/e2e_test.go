@@ -148,10 +148,12 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 }
 
 type orderJSON struct {
-	ID                string  `json:"id"`
-	Status            string  `json:"status"`
-	PlacementAttempts int     `json:"placement_attempts"`
-	LastError         *string `json:"last_error"`
+	ID                string       `json:"id"`
+	Status            string       `json:"status"`
+	PlacementAttempts int          `json:"placement_attempts"`
+	LastError         *string      `json:"last_error"`
+	FilledQuantity    int64        `json:"filled_quantity"`
+	AverageFillPrice  *json.Number `json:"average_fill_price"`
 }
 
 func getOrder(t *testing.T, p *process, id string) orderJSON {
