@@ -23,10 +23,13 @@ import (
 	"github.com/ordergate/ordergate/ports/mocks"
 )
 
-// memOrders backs an OrdersMock with a map, newest first on List.
-func memOrders() *mocks.OrdersMock {
+// memOrders backs an OrdersMock with a slice holding seed, newest last,
+// and listed newest first. Its Cancel follows the port: it calls apply with
+// the stored order and whether its placement was sent, which this fake
+// takes to be so unless the order is pending with no attempt settled.
+func memOrders(seed ...domain.Order) *mocks.OrdersMock {
 	var mu sync.Mutex
-	var all []domain.Order
+	all := append([]domain.Order(nil), seed...)
 	return &mocks.OrdersMock{
 		CreateFunc: func(ctx context.Context, o domain.Order) error {
 			mu.Lock()
@@ -56,6 +59,22 @@ func memOrders() *mocks.OrdersMock {
 				out = append(out, o)
 			}
 			return out, nil
+		},
+		CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i, o := range all {
+				if o.ID != id {
+					continue
+				}
+				n, _, err := apply(o, o.Status != domain.Pending || o.PlacementAttempts > 0)
+				if err != nil {
+					return domain.Order{}, err
+				}
+				all[i] = n
+				return n, nil
+			}
+			return domain.Order{}, domain.ErrNotFound
 		},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/ordergate/ordergate/domain"
 )
 
 // internalResponses returns the 500 response of the order operations by
@@ -59,12 +61,8 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 		Detail: "validation failed",
 		Errors: []*huma.ErrorDetail{detail},
 	}
-	example := Order{
-		ID: "0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", CreatedAt: Timestamp(time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC)),
-		Type: "limit", Side: "buy", Instrument: "US0378331005", Quantity: 10, Status: "pending",
-	}
-	price := Money(12345)
-	example.LimitPrice = &price
+	example := toOrder(exampleOrder())
+	created := toOrder(exampleNewOrder())
 	if l, ok := schemas["OrderList"]; ok {
 		if p, ok := l.Properties["orders"]; ok && len(p.Examples) == 0 {
 			p.Examples = []any{[]Order{example}}
@@ -90,11 +88,51 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 					switch {
 					case code == "422":
 						mt.Example = invalid
-					case op.OperationID == "place-order" && code == "201", op.OperationID == "get-order" && code == "200":
+					case op.OperationID == "place-order" && code == "201":
+						mt.Example = created
+					case op.OperationID == "get-order" && code == "200":
 						mt.Example = example
 					}
 				}
 			}
 		}
 	}
+}
+
+// exampleOrder is the order the document shows, the contract's example: a
+// limit buy of 10, 4 of them filled in three executions at an average of
+// 100.00. The document writes it as the API would.
+func exampleOrder() domain.Order {
+	at := func(sec, micro int) time.Time { return time.Date(2026, 11, 24, 10, 15, sec, micro*1000, time.UTC) }
+	id, err := domain.ParseID("0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11")
+	if err != nil {
+		panic(err)
+	}
+	limit := domain.Price(123_45)
+	return domain.Order{
+		ID:         id,
+		CreatedAt:  at(30, 123456),
+		UpdatedAt:  at(31, 20000),
+		Type:       domain.Limit,
+		Side:       domain.Buy,
+		Instrument: "US0378331005",
+		LimitPrice: &limit,
+		Quantity:   10,
+		Status:     domain.PartiallyFilled,
+		Fills: []domain.Fill{
+			{ExecID: "s1-17", Quantity: 1, Price: 99_99, ExecutedAt: at(30, 910000)},
+			{ExecID: "s1-18", Quantity: 2, Price: 100_00, ExecutedAt: at(30, 960000)},
+			{ExecID: "s1-19", Quantity: 1, Price: 100_01, ExecutedAt: at(31, 20000)},
+		},
+		PlacementAttempts: 1,
+		PlacedAt:          at(30, 654321),
+	}
+}
+
+// exampleNewOrder is exampleOrder as place-order answers it: pending,
+// nothing filled, not yet placed.
+func exampleNewOrder() domain.Order {
+	o := exampleOrder()
+	o.UpdatedAt, o.Status, o.Fills, o.PlacementAttempts, o.PlacedAt = o.CreatedAt, domain.Pending, nil, 0, time.Time{}
+	return o
 }

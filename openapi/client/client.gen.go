@@ -246,10 +246,20 @@ type InternalError struct {
 
 // Order defines model for Order.
 type Order struct {
+	// AverageFillPrice Quantity-weighted mean price of the order's fills, exact, or rounded half-even to 6 decimal places where it does not terminate; null while nothing is filled.
+	//
+	// Examples: 100.003333
+	AverageFillPrice *exactjson.Number `json:"average_fill_price"`
+
 	// CreatedAt When the order was accepted, RFC 3339 in UTC.
 	//
 	// Examples: 2026-11-24T10:15:30.123456Z
 	CreatedAt time.Time `json:"created_at"`
+
+	// FilledQuantity Shares filled so far: the sum of the order's fills (GET /orders/{id}/fills). Never decreases and never exceeds quantity.
+	//
+	// Examples: 4
+	FilledQuantity int64 `json:"filled_quantity"`
 
 	// Id Order ID, a UUIDv7: IDs sort in creation order.
 	//
@@ -266,7 +276,7 @@ type Order struct {
 	// Examples: Failed to place order at stock exchange. Connection not available
 	LastError *string `json:"last_error"`
 
-	// LimitPrice Limit price; null for market orders.
+	// LimitPrice Limit price with two decimal places, exactly as accepted; null for market orders.
 	//
 	// Examples: 123.45
 	LimitPrice *exactjson.Number `json:"limit_price"`
@@ -300,6 +310,11 @@ type Order struct {
 	//
 	// Examples: limit
 	Type OrderType `json:"type"`
+
+	// UpdatedAt When the order last changed (status, fills or placement state), RFC 3339 in UTC.
+	//
+	// Examples: 2026-11-24T10:15:31.020000Z
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // OrderSide Order side.
@@ -326,7 +341,7 @@ type OrderList struct {
 
 	// Orders Orders, newest first.
 	//
-	// Examples: [{"created_at":"2026-11-24T10:15:30.123456Z","id":"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11","instrument":"US0378331005","last_error":null,"limit_price":123.45,"placed_at":null,"placement_attempts":0,"quantity":10,"side":"buy","status":"pending","type":"limit"}]
+	// Examples: [{"average_fill_price":100,"created_at":"2026-11-24T10:15:30.123456Z","filled_quantity":4,"id":"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11","instrument":"US0378331005","last_error":null,"limit_price":123.45,"placed_at":"2026-11-24T10:15:30.654321Z","placement_attempts":1,"quantity":10,"side":"buy","status":"partially_filled","type":"limit","updated_at":"2026-11-24T10:15:31.020000Z"}]
 	Orders []Order `json:"orders"`
 }
 
