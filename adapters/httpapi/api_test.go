@@ -306,12 +306,16 @@ func TestInternalErrorsAnswerTheContractBody(t *testing.T) {
 		return domain.Order{}, errors.New(cause)
 	}
 	store.ListFunc = func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) { return nil, errors.New(cause) }
+	store.CancelFunc = func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+		return domain.Order{}, errors.New(cause)
+	}
 	f := newFixture(t, store, pinger{})
 
 	for _, r := range []struct{ method, path, body string }{
 		{"POST", "/orders", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`},
 		{"GET", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
 		{"GET", "/orders", ""},
+		{"DELETE", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
 	} {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			f.logs.Reset()
@@ -477,7 +481,7 @@ func TestServedOpenAPIMatchesOpenAPI(t *testing.T) {
 	if strings.Contains(doc, "$schema") {
 		t.Error("document mentions $schema")
 	}
-	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
+	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", "operationId: cancel-order", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
 		if !strings.Contains(doc, s) {
 			t.Errorf("document lacks %q", s)
 		}

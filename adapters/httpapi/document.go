@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
 )
 
 // internalResponses returns the 500 response of the order operations by
@@ -55,21 +56,48 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 			p.Examples = []any{[]*huma.ErrorDetail{detail}}
 		}
 	}
-	invalid := huma.ErrorModel{
-		Title:  "Unprocessable Entity",
-		Status: http.StatusUnprocessableEntity,
-		Detail: "validation failed",
-		Errors: []*huma.ErrorDetail{detail},
+	invalid := func(loc, msg string, value any) huma.ErrorModel {
+		return huma.ErrorModel{
+			Title: "Unprocessable Entity", Status: http.StatusUnprocessableEntity, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: loc, Message: msg, Value: value}},
+		}
 	}
+	badID := invalid("path.id", "must be a UUID like 0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", nil)
 	example := toOrder(exampleOrder())
-	created := toOrder(exampleNewOrder())
+	canceling := exampleOrder()
+	canceling.Status, canceling.UpdatedAt = domain.PendingCancel, canceling.UpdatedAt.Add(480*time.Millisecond)
+	cursor := encodeCursor(exampleOrder().ID)
 	if l, ok := schemas["OrderList"]; ok {
 		if p, ok := l.Properties["orders"]; ok && len(p.Examples) == 0 {
 			p.Examples = []any{[]Order{example}}
 		}
 	}
+	// Bodies by operation and status code, then problems by status code
+	// for the rest.
+	bodies := map[string]any{
+		"place-order 201":  toOrder(exampleNewOrder()),
+		"get-order 200":    example,
+		"get-order 422":    badID,
+		"list-orders 200":  OrderList{Orders: []Order{example}, NextCursor: &cursor},
+		"list-orders 422":  invalid("query.limit", "expected number <= 500", nil),
+		"cancel-order 202": toOrder(canceling),
+		"cancel-order 422": badID,
+		"healthz 200":      Status{Status: "ok"},
+		"readyz 200":       Status{Status: "ok", Exchange: ports.GateClosed},
+	}
+	problems := map[string]huma.ErrorModel{
+		"400": {Title: "Bad Request", Status: http.StatusBadRequest, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: "body", Message: "invalid JSON: the body ends before the value does"}}},
+		"404": {Title: "Not Found", Status: http.StatusNotFound, Detail: "order not found"},
+		"409": {Title: "Conflict", Status: http.StatusConflict, Detail: conflictDetail(domain.Filled)},
+		"413": {Title: "Request Entity Too Large", Status: http.StatusRequestEntityTooLarge, Detail: "request body is too large limit=65537 bytes"},
+		"415": {Title: "Unsupported Media Type", Status: http.StatusUnsupportedMediaType, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: "body", Message: "unknown content type: text/plain"}}},
+		"422": invalid(detail.Location, detail.Message, detail.Value),
+		"503": {Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: "database unavailable"},
+	}
 	for _, item := range oas.Paths {
-		for _, op := range []*huma.Operation{item.Get, item.Post} {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Delete} {
 			if op == nil {
 				continue
 			}
@@ -85,13 +113,10 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 					if mt.Example != nil {
 						continue
 					}
-					switch {
-					case code == "422":
-						mt.Example = invalid
-					case op.OperationID == "place-order" && code == "201":
-						mt.Example = created
-					case op.OperationID == "get-order" && code == "200":
-						mt.Example = example
+					if b, ok := bodies[op.OperationID+" "+code]; ok {
+						mt.Example = b
+					} else if p, ok := problems[code]; ok {
+						mt.Example = p
 					}
 				}
 			}

@@ -1,14 +1,19 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+	"github.com/ordergate/ordergate/ports/mocks"
 )
 
 // t0 is when the orders of these tests were created.
@@ -162,4 +167,170 @@ func TestPlaceOrderAnswersNothingFilledYet(t *testing.T) {
 	if got["updated_at"] != got["created_at"] {
 		t.Errorf("updated_at = %s; want created_at %s", got["updated_at"], got["created_at"])
 	}
+}
+
+func TestCancelOrder(t *testing.T) {
+	sentPending := stored(t, domain.Pending)
+	sentPending.PlacementAttempts = 1 // a transient failure: the exchange may have the order
+	partly := stored(t, domain.PartiallyFilled, fill(t, "s1-1", 4, "100.00", 0.6))
+	tests := []struct {
+		name       string
+		o          domain.Order
+		wantStatus string
+		wantFilled string
+	}{
+		{"placed goes to pending_cancel", stored(t, domain.Placed), "pending_cancel", "0"},
+		{"partially filled goes to pending_cancel, fills kept", partly, "pending_cancel", "4"},
+		{"pending, placement sent, goes to pending_cancel", sentPending, "pending_cancel", "0"},
+		{"pending, never sent, is canceled at once", stored(t, domain.Pending), "canceled", "0"},
+		{"pending_cancel stays", stored(t, domain.PendingCancel), "pending_cancel", "0"},
+		{"canceled stays", stored(t, domain.Canceled), "canceled", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, memOrders(tt.o), pinger{})
+			// Asking again answers 202 again and changes nothing.
+			for attempt := 1; attempt <= 2; attempt++ {
+				resp := f.api.Delete("/orders/" + tt.o.ID.String())
+				if resp.Code != http.StatusAccepted {
+					t.Fatalf("DELETE #%d = %d %s; want 202", attempt, resp.Code, resp.Body)
+				}
+				if ct := resp.Header().Get("Content-Type"); ct != "application/json" {
+					t.Errorf("DELETE #%d Content-Type = %q; want application/json", attempt, ct)
+				}
+				got := rawOrder(t, resp.Body.Bytes())
+				if got["status"] != `"`+tt.wantStatus+`"` || got["filled_quantity"] != tt.wantFilled {
+					t.Errorf("DELETE #%d: status %s, filled_quantity %s; want %q, %s", attempt, got["status"], got["filled_quantity"], tt.wantStatus, tt.wantFilled)
+				}
+				if got["id"] != `"`+tt.o.ID.String()+`"` {
+					t.Errorf("DELETE #%d: id = %s; want %s", attempt, got["id"], tt.o.ID)
+				}
+			}
+			if n := len(f.store.CancelCalls()); n != 2 {
+				t.Errorf("store Cancel calls = %d; want 2", n)
+			}
+			o, err := f.store.Order(t.Context(), tt.o.ID)
+			if err != nil || string(o.Status) != tt.wantStatus {
+				t.Errorf("stored status = %q, %v; want %q", o.Status, err, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestCancelOrderRefused(t *testing.T) {
+	for _, status := range []domain.Status{domain.Filled, domain.Expired, domain.Rejected} {
+		t.Run(string(status), func(t *testing.T) {
+			o := stored(t, status)
+			f := newFixture(t, memOrders(o), pinger{})
+			resp := f.api.Delete("/orders/" + o.ID.String())
+			if resp.Code != http.StatusConflict {
+				t.Fatalf("DELETE = %d %s; want 409", resp.Code, resp.Body)
+			}
+			p := problemOf(t, resp)
+			if p.Status != http.StatusConflict || p.Title != "Conflict" {
+				t.Errorf("problem = %+v; want status 409, title Conflict", p)
+			}
+			if want := "the order is " + string(status) + ": it can no longer be canceled"; p.Detail != want {
+				t.Errorf("detail = %q; want %q", p.Detail, want)
+			}
+			if got, _ := f.store.Order(t.Context(), o.ID); got.Status != status {
+				t.Errorf("stored status = %q; want %q unchanged", got.Status, status)
+			}
+		})
+	}
+	t.Run("status changed after the refusal", func(t *testing.T) {
+		// The refusal names the status only if the lifecycle still refuses
+		// a cancel in the status read back.
+		o := stored(t, domain.Placed)
+		store := memOrders(o)
+		store.CancelFunc = func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+			return domain.Order{}, fmt.Errorf("cancel: %w", domain.ErrTransition)
+		}
+		f := newFixture(t, store, pinger{})
+		resp := f.api.Delete("/orders/" + o.ID.String())
+		if resp.Code != http.StatusConflict {
+			t.Fatalf("DELETE = %d %s; want 409", resp.Code, resp.Body)
+		}
+		if p := problemOf(t, resp); p.Detail != "the order's status does not allow a cancel" {
+			t.Errorf("detail = %q; want the generic one", p.Detail)
+		}
+	})
+}
+
+func TestCancelOrderUnknownOrMalformedID(t *testing.T) {
+	f := newFixture(t, memOrders(stored(t, domain.Placed)), pinger{})
+	tests := []struct {
+		path    string
+		want    int
+		wantLoc string
+	}{
+		{"/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", http.StatusNotFound, ""},
+		{"/orders/not-a-uuid", http.StatusUnprocessableEntity, "path.id"},
+		{"/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c1z", http.StatusUnprocessableEntity, "path.id"},
+	}
+	for _, tt := range tests {
+		resp := f.api.Delete(tt.path)
+		if resp.Code != tt.want {
+			t.Errorf("DELETE %s = %d %s; want %d", tt.path, resp.Code, resp.Body, tt.want)
+			continue
+		}
+		p := problemOf(t, resp)
+		if p.Status != tt.want {
+			t.Errorf("DELETE %s: problem status = %d; want %d", tt.path, p.Status, tt.want)
+		}
+		if tt.wantLoc != "" && (len(p.Errors) != 1 || p.Errors[0].Location != tt.wantLoc) {
+			t.Errorf("DELETE %s: problem errors %+v; want one at %s", tt.path, p.Errors, tt.wantLoc)
+		}
+	}
+	if n := len(f.store.CancelCalls()); n != 1 {
+		t.Errorf("store Cancel calls = %d; want 1 (the unknown id; a malformed one never reaches the store)", n)
+	}
+}
+
+// TestPlaceOrderNeverAnswers409 holds CONTRACT §2.2: whatever collision the
+// store reports, POST /orders answers the contract's 500, never 409.
+func TestPlaceOrderNeverAnswers409(t *testing.T) {
+	conflict := fmt.Errorf("store: order taken: %w", domain.ErrConflict)
+	store := memOrders()
+	store.CreateFunc = func(ctx context.Context, o domain.Order) error { return conflict }
+	keys := &mocks.KeysMock{CreateOnceFunc: func(ctx context.Context, key domain.IdempotencyKey, o domain.Order) (domain.Order, bool, error) {
+		return domain.Order{}, false, conflict
+	}}
+	f := newKeyedFixture(t, store, keys, pinger{})
+	for _, key := range []string{"", "key-1"} {
+		req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp := httptest.NewRecorder()
+		f.h.ServeHTTP(resp, req)
+		if resp.Code != http.StatusInternalServerError {
+			t.Errorf("POST with key %q and a conflict in the store = %d %s; want 500", key, resp.Code, resp.Body)
+		}
+	}
+}
+
+// problem is an RFC 9457 problem document as the API writes it.
+type problem struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Location string `json:"location"`
+		Message  string `json:"message"`
+	} `json:"errors"`
+}
+
+// problemOf decodes resp as a problem document, checking its content type.
+func problemOf(t *testing.T, resp *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := resp.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q; want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(resp.Body.Bytes(), &p); err != nil {
+		t.Fatalf("not a problem document: %v: %s", err, resp.Body)
+	}
+	return p
 }

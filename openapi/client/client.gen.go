@@ -535,9 +535,18 @@ type ClientInterface interface {
 	// Corresponds with POST /orders (the `PlaceOrder` operationId).
 	PlaceOrder(ctx context.Context, params *PlaceOrderParams, body PlaceOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CancelOrder Cancel an order
+	//
+	// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+	//
+	// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+	//
+	// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+	CancelOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOrder Get an order
 	//
-	// Returns the order with its placement state.
+	// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 	//
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 	GetOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -626,9 +635,28 @@ func (c *Client) PlaceOrder(ctx context.Context, params *PlaceOrderParams, body 
 	return c.Client.Do(req)
 }
 
+// CancelOrder Cancel an order
+//
+// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+//
+// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+//
+// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+func (c *Client) CancelOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetOrder Get an order
 //
-// Returns the order with its placement state.
+// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 //
 // Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 func (c *Client) GetOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -820,6 +848,40 @@ func NewPlaceOrderRequestWithBody(server string, params *PlaceOrderParams, conte
 	return req, nil
 }
 
+// NewCancelOrderRequest constructs an http.Request for the CancelOrder method
+func NewCancelOrderRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOrderRequest constructs an http.Request for the GetOrder method
 func NewGetOrderRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -965,9 +1027,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /orders (the `PlaceOrder` operationId).
 	PlaceOrderWithResponse(ctx context.Context, params *PlaceOrderParams, body PlaceOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PlaceOrderResponse, error)
 
+	// CancelOrderWithResponse Cancel an order
+	//
+	// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+	//
+	// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+	CancelOrderWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error)
+
 	// GetOrderWithResponse Get an order
 	//
-	// Returns the order with its placement state.
+	// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1171,6 +1244,75 @@ func (r PlaceOrderResponse) ContentType() string {
 	return ""
 }
 
+type CancelOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Order
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CancelOrderResponse) GetJSON202() *Order {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelOrderResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOrderResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1352,9 +1494,26 @@ func (c *ClientWithResponses) PlaceOrderWithResponse(ctx context.Context, params
 	return ParsePlaceOrderResponse(rsp)
 }
 
+// CancelOrderWithResponse Cancel an order
+//
+// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+//
+// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+func (c *ClientWithResponses) CancelOrderWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error) {
+	rsp, err := c.CancelOrder(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelOrderResponse(rsp)
+}
+
 // GetOrderWithResponse Get an order
 //
-// Returns the order with its placement state.
+// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -1531,6 +1690,60 @@ func ParsePlaceOrderResponse(rsp *http.Response) (*PlaceOrderResponse, error) {
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelOrderResponse parses an HTTP response from a CancelOrderWithResponse call
+func ParseCancelOrderResponse(rsp *http.Response) (*CancelOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil
