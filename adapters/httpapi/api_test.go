@@ -316,6 +316,7 @@ func TestInternalErrorsAnswerTheContractBody(t *testing.T) {
 		{"GET", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
 		{"GET", "/orders", ""},
 		{"DELETE", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
+		{"GET", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11/fills", ""},
 	} {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			f.logs.Reset()
@@ -481,7 +482,7 @@ func TestServedOpenAPIMatchesOpenAPI(t *testing.T) {
 	if strings.Contains(doc, "$schema") {
 		t.Error("document mentions $schema")
 	}
-	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", "operationId: cancel-order", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
+	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", "operationId: cancel-order", "operationId: list-fills", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
 		if !strings.Contains(doc, s) {
 			t.Errorf("document lacks %q", s)
 		}

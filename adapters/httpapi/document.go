@@ -67,9 +67,15 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 	canceling := exampleOrder()
 	canceling.Status, canceling.UpdatedAt = domain.PendingCancel, canceling.UpdatedAt.Add(480*time.Millisecond)
 	cursor := encodeCursor(exampleOrder().ID)
-	if l, ok := schemas["OrderList"]; ok {
-		if p, ok := l.Properties["orders"]; ok && len(p.Examples) == 0 {
-			p.Examples = []any{[]Order{example}}
+	fills := toFills(exampleOrder().Fills)
+	for schema, ex := range map[string]struct {
+		field string
+		value any
+	}{"OrderList": {"orders", []Order{example}}, "FillList": {"fills", fills.Fills}} {
+		if l, ok := schemas[schema]; ok {
+			if p, ok := l.Properties[ex.field]; ok && len(p.Examples) == 0 {
+				p.Examples = []any{ex.value}
+			}
 		}
 	}
 	// Bodies by operation and status code, then problems by status code
@@ -82,6 +88,8 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 		"list-orders 422":  invalid("query.limit", "expected number <= 500", nil),
 		"cancel-order 202": toOrder(canceling),
 		"cancel-order 422": badID,
+		"list-fills 200":   fills,
+		"list-fills 422":   badID,
 		"healthz 200":      Status{Status: "ok"},
 		"readyz 200":       Status{Status: "ok", Exchange: ports.GateClosed},
 	}

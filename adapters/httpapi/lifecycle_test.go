@@ -311,6 +311,57 @@ func TestPlaceOrderNeverAnswers409(t *testing.T) {
 	}
 }
 
+func TestListFills(t *testing.T) {
+	// Stored in the order applied; the third executed first.
+	partly := stored(t, domain.PartiallyFilled,
+		fill(t, "s1-2", 2, "100.00", 0.7), fill(t, "s1-3", 3, "100.01", 0.8), fill(t, "s1-1", 1, "99.99", 0.6))
+	working := stored(t, domain.Placed)
+	f := newFixture(t, memOrders(partly, working), pinger{})
+	tests := []struct {
+		name string
+		o    domain.Order
+		want string
+	}{
+		{"oldest first, prices exact", partly, `{"fills":[` +
+			`{"exec_id":"s1-1","quantity":1,"price":99.99,"executed_at":"2026-11-24T10:15:30.723456Z"},` +
+			`{"exec_id":"s1-2","quantity":2,"price":100.00,"executed_at":"2026-11-24T10:15:30.823456Z"},` +
+			`{"exec_id":"s1-3","quantity":3,"price":100.01,"executed_at":"2026-11-24T10:15:30.923456Z"}]}`},
+		{"nothing filled", working, `{"fills":[]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.api.Get("/orders/" + tt.o.ID.String() + "/fills")
+			if resp.Code != http.StatusOK {
+				t.Fatalf("GET = %d %s; want 200", resp.Code, resp.Body)
+			}
+			if got := strings.TrimSpace(resp.Body.String()); got != tt.want {
+				t.Errorf("body = %s; want %s", got, tt.want)
+			}
+			if ct := resp.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q; want application/json", ct)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		path    string
+		want    int
+		wantLoc string
+	}{
+		{"/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11/fills", http.StatusNotFound, ""},
+		{"/orders/not-a-uuid/fills", http.StatusUnprocessableEntity, "path.id"},
+	} {
+		resp := f.api.Get(tt.path)
+		if resp.Code != tt.want {
+			t.Errorf("GET %s = %d %s; want %d", tt.path, resp.Code, resp.Body, tt.want)
+			continue
+		}
+		p := problemOf(t, resp)
+		if tt.wantLoc != "" && (len(p.Errors) != 1 || p.Errors[0].Location != tt.wantLoc) {
+			t.Errorf("GET %s: problem errors %+v; want one at %s", tt.path, p.Errors, tt.wantLoc)
+		}
+	}
+}
+
 // problem is an RFC 9457 problem document as the API writes it.
 type problem struct {
 	Title  string `json:"title"`

@@ -74,12 +74,14 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		"get-order":    {"200", "404", "422", "500"},
 		"list-orders":  {"200", "422", "500"},
 		"cancel-order": {"202", "404", "409", "422", "500"},
+		"list-fills":   {"200", "404", "422", "500"},
 	}
 	routes := map[string]string{
 		"place-order":  "post /orders",
 		"get-order":    "get /orders/{id}",
 		"list-orders":  "get /orders",
 		"cancel-order": "delete /orders/{id}",
+		"list-fills":   "get /orders/{id}/fills",
 	}
 	seen := map[string]string{}
 	for path, item := range doc.Paths {

@@ -43,6 +43,16 @@ type CancelOrderOutput struct {
 	Body Order
 }
 
+// ListFillsInput is the request of list-fills.
+type ListFillsInput struct {
+	ID string `path:"id" doc:"Order ID (UUID)." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
+}
+
+// ListFillsOutput is the answer of list-fills.
+type ListFillsOutput struct {
+	Body FillList
+}
+
 // ListOrdersInput is the request of list-orders.
 type ListOrdersInput struct {
 	Limit  int         `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Most orders to return." example:"50"`
@@ -168,6 +178,18 @@ func (h *handlers) cancelOrder(ctx context.Context, in *CancelOrderInput) (*Canc
 		return nil, problem(ctx, h.log, "cancel-order", "path", err)
 	}
 	return &CancelOrderOutput{Body: toOrder(o)}, nil
+}
+
+func (h *handlers) listFills(ctx context.Context, in *ListFillsInput) (*ListFillsOutput, error) {
+	id, err := domain.ParseID(in.ID)
+	if err != nil {
+		return nil, problem(ctx, h.log, "list-fills", "path", err)
+	}
+	o, err := h.svc.Order(ctx, id)
+	if err != nil {
+		return nil, problem(ctx, h.log, "list-fills", "path", err)
+	}
+	return &ListFillsOutput{Body: toFills(o.Fills)}, nil
 }
 
 func (h *handlers) listOrders(ctx context.Context, in *ListOrdersInput) (*ListOrdersOutput, error) {

@@ -54,6 +54,17 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 	}, h.cancelOrder)
 
 	huma.Register(api, huma.Operation{
+		OperationID: "list-fills",
+		Method:      http.MethodGet,
+		Path:        "/orders/{id}/fills",
+		Summary:     "List an order's fills",
+		Description: "The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. " +
+			"The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.",
+		Tags:   []string{"orders"},
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, h.listFills)
+
+	huma.Register(api, huma.Operation{
 		OperationID: "list-orders",
 		Method:      http.MethodGet,
 		Path:        "/orders",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -230,6 +231,30 @@ func toOrder(o domain.Order) Order {
 		s := o.LastError
 		out.LastError = &s
 	}
+	return out
+}
+
+// Fill is one execution of an order at the exchange, as the API returns it.
+type Fill struct {
+	ExecID     string    `json:"exec_id" doc:"The exchange's identifier of the execution, unique across its orders." example:"s1-17"`
+	Quantity   int64     `json:"quantity" doc:"Shares executed." example:"1"`
+	Price      Money     `json:"price" doc:"Price of the execution with two decimal places, exact." example:"99.99"`
+	ExecutedAt Timestamp `json:"executed_at" doc:"When the exchange executed it, RFC 3339 in UTC." example:"2026-11-24T10:15:30.910000Z"`
+}
+
+// FillList is an order's fills.
+type FillList struct {
+	Fills []Fill `json:"fills" nullable:"false" doc:"The order's fills, oldest first; empty while nothing is filled."`
+}
+
+// toFills returns fills oldest first. Stores keep them in the order they
+// were applied, which is the exchange's; the stable sort only makes sure.
+func toFills(fills []domain.Fill) FillList {
+	out := FillList{Fills: make([]Fill, len(fills))}
+	for i, f := range fills {
+		out.Fills[i] = Fill{ExecID: f.ExecID, Quantity: f.Quantity, Price: Money(f.Price), ExecutedAt: Timestamp(f.ExecutedAt)}
+	}
+	slices.SortStableFunc(out.Fills, func(a, b Fill) int { return time.Time(a.ExecutedAt).Compare(time.Time(b.ExecutedAt)) })
 	return out
 }
 

@@ -236,6 +236,37 @@ type ErrorModel struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// Fill defines model for Fill.
+type Fill struct {
+	// ExecId The exchange's identifier of the execution, unique across its orders.
+	//
+	// Examples: s1-17
+	ExecId string `json:"exec_id"`
+
+	// ExecutedAt When the exchange executed it, RFC 3339 in UTC.
+	//
+	// Examples: 2026-11-24T10:15:30.910000Z
+	ExecutedAt time.Time `json:"executed_at"`
+
+	// Price Price of the execution with two decimal places, exact.
+	//
+	// Examples: 99.99
+	Price exactjson.Number `json:"price"`
+
+	// Quantity Shares executed.
+	//
+	// Examples: 1
+	Quantity int64 `json:"quantity"`
+}
+
+// FillList defines model for FillList.
+type FillList struct {
+	// Fills The order's fills, oldest first; empty while nothing is filled.
+	//
+	// Examples: [{"exec_id":"s1-17","executed_at":"2026-11-24T10:15:30.910000Z","price":99.99,"quantity":1},{"exec_id":"s1-18","executed_at":"2026-11-24T10:15:30.960000Z","price":100,"quantity":2},{"exec_id":"s1-19","executed_at":"2026-11-24T10:15:31.020000Z","price":100.01,"quantity":1}]
+	Fills []Fill `json:"fills"`
+}
+
 // InternalError defines model for InternalError.
 type InternalError struct {
 	// Message Always the same message; the cause is logged server-side.
@@ -551,6 +582,13 @@ type ClientInterface interface {
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 	GetOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListFills List an order's fills
+	//
+	// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+	//
+	// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+	ListFills(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Readyz Readiness
 	//
 	// 200 when the database answers, 503 otherwise. Also reports the exchange circuit breaker's state; an open circuit does not make the instance unready.
@@ -661,6 +699,23 @@ func (c *Client) CancelOrder(ctx context.Context, id string, reqEditors ...Reque
 // Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 func (c *Client) GetOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFills List an order's fills
+//
+// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+//
+// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+func (c *Client) ListFills(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFillsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -916,6 +971,40 @@ func NewGetOrderRequest(server string, id string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListFillsRequest constructs an http.Request for the ListFills method
+func NewListFillsRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders/%s/fills", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewReadyzRequest constructs an http.Request for the Readyz method
 func NewReadyzRequest(server string) (*http.Request, error) {
 	var err error
@@ -1046,6 +1135,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 	GetOrderWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetOrderResponse, error)
+
+	// ListFillsWithResponse List an order's fills
+	//
+	// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+	ListFillsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListFillsResponse, error)
 
 	// ReadyzWithResponse Readiness
 	//
@@ -1375,6 +1473,68 @@ func (r GetOrderResponse) ContentType() string {
 	return ""
 }
 
+type ListFillsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FillList
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFillsResponse) GetJSON200() *FillList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListFillsResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListFillsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFillsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFillsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFillsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFillsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFillsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1524,6 +1684,21 @@ func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, id strin
 		return nil, err
 	}
 	return ParseGetOrderResponse(rsp)
+}
+
+// ListFillsWithResponse List an order's fills
+//
+// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+func (c *ClientWithResponses) ListFillsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListFillsResponse, error) {
+	rsp, err := c.ListFills(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFillsResponse(rsp)
 }
 
 // ReadyzWithResponse Readiness
@@ -1765,6 +1940,53 @@ func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListFillsResponse parses an HTTP response from a ListFillsWithResponse call
+func ParseListFillsResponse(rsp *http.Response) (*ListFillsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFillsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FillList
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
