@@ -362,6 +362,35 @@ func TestListFills(t *testing.T) {
 	}
 }
 
+// TestListOrdersFiltersByEveryStatus holds CONTRACT §2.4: ?status= takes
+// any status of the lifecycle.
+func TestListOrdersFiltersByEveryStatus(t *testing.T) {
+	var seed []domain.Order
+	for _, s := range domain.Statuses() {
+		seed = append(seed, stored(t, s))
+	}
+	f := newFixture(t, memOrders(seed...), pinger{})
+	for _, o := range seed {
+		resp := f.api.Get("/orders?status=" + string(o.Status))
+		if resp.Code != http.StatusOK {
+			t.Errorf("GET /orders?status=%s = %d %s; want 200", o.Status, resp.Code, resp.Body)
+			continue
+		}
+		var page struct {
+			Orders []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"orders"`
+		}
+		if err := json.Unmarshal(resp.Body.Bytes(), &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Orders) != 1 || page.Orders[0].ID != o.ID.String() || page.Orders[0].Status != string(o.Status) {
+			t.Errorf("GET /orders?status=%s = %+v; want only order %s", o.Status, page.Orders, o.ID)
+		}
+	}
+}
+
 // problem is an RFC 9457 problem document as the API writes it.
 type problem struct {
 	Title  string `json:"title"`
