@@ -183,7 +183,7 @@ type OrderRequest struct {
 type Order struct {
 	ID                string      `json:"id" format:"uuid" doc:"Order ID, a UUIDv7: IDs sort in creation order." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
 	CreatedAt         Timestamp   `json:"created_at" doc:"When the order was accepted, RFC 3339 in UTC." example:"2026-11-24T10:15:30.123456Z"`
-	UpdatedAt         Timestamp   `json:"updated_at" doc:"When the order last changed (status, fills or placement state), RFC 3339 in UTC." example:"2026-11-24T10:15:31.020000Z"`
+	UpdatedAt         Timestamp   `json:"updated_at" doc:"When the order last changed: its status, its fills or its acknowledgement, RFC 3339 in UTC. Retries after transient exchange errors (placement_attempts, last_error) do not move it." example:"2026-11-24T10:15:31.020000Z"`
 	Type              string      `json:"type" enum:"market,limit" doc:"Order type." example:"limit"`
 	Side              string      `json:"side" enum:"buy,sell" doc:"Order side." example:"buy"`
 	Instrument        string      `json:"instrument" doc:"ISIN of the instrument." example:"US0378331005"`

@@ -342,7 +342,7 @@ type Order struct {
 	// Examples: limit
 	Type OrderType `json:"type"`
 
-	// UpdatedAt When the order last changed (status, fills or placement state), RFC 3339 in UTC.
+	// UpdatedAt When the order last changed: its status, its fills or its acknowledgement, RFC 3339 in UTC. Retries after transient exchange errors (placement_attempts, last_error) do not move it.
 	//
 	// Examples: 2026-11-24T10:15:31.020000Z
 	UpdatedAt time.Time `json:"updated_at"`
