@@ -25,6 +25,7 @@ type Service interface {
 	PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Order, error)
 	PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey, spec domain.Spec) (domain.Order, bool, error)
 	Order(ctx context.Context, id domain.ID) (domain.Order, error)
+	CancelOrder(ctx context.Context, id domain.ID) (domain.Order, error)
 	ListOrders(ctx context.Context, q ports.ListQuery) (app.Page, error)
 }
 

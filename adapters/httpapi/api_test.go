@@ -23,10 +23,13 @@ import (
 	"github.com/ordergate/ordergate/ports/mocks"
 )
 
-// memOrders backs an OrdersMock with a map, newest first on List.
-func memOrders() *mocks.OrdersMock {
+// memOrders backs an OrdersMock with a slice holding seed, newest last,
+// and listed newest first. Its Cancel follows the port: it calls apply with
+// the stored order and whether its placement was sent, which this fake
+// takes to be so unless the order is pending with no attempt settled.
+func memOrders(seed ...domain.Order) *mocks.OrdersMock {
 	var mu sync.Mutex
-	var all []domain.Order
+	all := append([]domain.Order(nil), seed...)
 	return &mocks.OrdersMock{
 		CreateFunc: func(ctx context.Context, o domain.Order) error {
 			mu.Lock()
@@ -56,6 +59,22 @@ func memOrders() *mocks.OrdersMock {
 				out = append(out, o)
 			}
 			return out, nil
+		},
+		CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i, o := range all {
+				if o.ID != id {
+					continue
+				}
+				n, _, err := apply(o, o.Status != domain.Pending || o.PlacementAttempts > 0)
+				if err != nil {
+					return domain.Order{}, err
+				}
+				all[i] = n
+				return n, nil
+			}
+			return domain.Order{}, domain.ErrNotFound
 		},
 	}
 }
@@ -287,12 +306,17 @@ func TestInternalErrorsAnswerTheContractBody(t *testing.T) {
 		return domain.Order{}, errors.New(cause)
 	}
 	store.ListFunc = func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) { return nil, errors.New(cause) }
+	store.CancelFunc = func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+		return domain.Order{}, errors.New(cause)
+	}
 	f := newFixture(t, store, pinger{})
 
 	for _, r := range []struct{ method, path, body string }{
 		{"POST", "/orders", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`},
 		{"GET", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
 		{"GET", "/orders", ""},
+		{"DELETE", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", ""},
+		{"GET", "/orders/0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11/fills", ""},
 	} {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			f.logs.Reset()
@@ -458,7 +482,7 @@ func TestServedOpenAPIMatchesOpenAPI(t *testing.T) {
 	if strings.Contains(doc, "$schema") {
 		t.Error("document mentions $schema")
 	}
-	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
+	for _, s := range []string{"operationId: place-order", "operationId: get-order", "operationId: list-orders", "operationId: cancel-order", "operationId: list-fills", `"500":`, "Internal server error while placing the order", "openapi: 3.1"} {
 		if !strings.Contains(doc, s) {
 			t.Errorf("document lacks %q", s)
 		}

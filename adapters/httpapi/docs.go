@@ -144,7 +144,7 @@ h2{border-top:1px solid #ddd;padding-top:1.2rem}code,pre{font-family:ui-monospac
 pre{background:#f5f5f5;padding:.6rem;overflow:auto}table{border-collapse:collapse;width:100%;margin:.5rem 0}
 td,th{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 .m{font-weight:bold;color:#fff;background:#555;padding:.1rem .4rem;border-radius:3px}
-.post{background:#2f7d32}.get{background:#1565c0}
+.post{background:#2f7d32}.get{background:#1565c0}.delete{background:#b71c1c}
 </style></head><body>
 <h1>{{.Info.Title}} <small>{{.Info.Version}}</small></h1>
 <p>{{.Info.Description}}</p>

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
 )
 
 // internalResponses returns the 500 response of the order operations by
@@ -53,25 +56,56 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 			p.Examples = []any{[]*huma.ErrorDetail{detail}}
 		}
 	}
-	invalid := huma.ErrorModel{
-		Title:  "Unprocessable Entity",
-		Status: http.StatusUnprocessableEntity,
-		Detail: "validation failed",
-		Errors: []*huma.ErrorDetail{detail},
-	}
-	example := Order{
-		ID: "0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", CreatedAt: Timestamp(time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC)),
-		Type: "limit", Side: "buy", Instrument: "US0378331005", Quantity: 10, Status: "pending",
-	}
-	price := Money(12345)
-	example.LimitPrice = &price
-	if l, ok := schemas["OrderList"]; ok {
-		if p, ok := l.Properties["orders"]; ok && len(p.Examples) == 0 {
-			p.Examples = []any{[]Order{example}}
+	invalid := func(loc, msg string, value any) huma.ErrorModel {
+		return huma.ErrorModel{
+			Title: "Unprocessable Entity", Status: http.StatusUnprocessableEntity, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: loc, Message: msg, Value: value}},
 		}
 	}
+	badID := invalid("path.id", "must be a UUID like 0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11", nil)
+	example := toOrder(exampleOrder())
+	canceling := exampleOrder()
+	canceling.Status, canceling.UpdatedAt = domain.PendingCancel, canceling.UpdatedAt.Add(480*time.Millisecond)
+	cursor := encodeCursor(exampleOrder().ID)
+	fills := toFills(exampleOrder().Fills)
+	for schema, ex := range map[string]struct {
+		field string
+		value any
+	}{"OrderList": {"orders", []Order{example}}, "FillList": {"fills", fills.Fills}} {
+		if l, ok := schemas[schema]; ok {
+			if p, ok := l.Properties[ex.field]; ok && len(p.Examples) == 0 {
+				p.Examples = []any{ex.value}
+			}
+		}
+	}
+	// Bodies by operation and status code, then problems by status code
+	// for the rest.
+	bodies := map[string]any{
+		"place-order 201":  toOrder(exampleNewOrder()),
+		"get-order 200":    example,
+		"get-order 422":    badID,
+		"list-orders 200":  OrderList{Orders: []Order{example}, NextCursor: &cursor},
+		"list-orders 422":  invalid("query.limit", "expected number <= 500", nil),
+		"cancel-order 202": toOrder(canceling),
+		"cancel-order 422": badID,
+		"list-fills 200":   fills,
+		"list-fills 422":   badID,
+		"healthz 200":      Status{Status: "ok"},
+		"readyz 200":       Status{Status: "ok", Exchange: ports.GateClosed},
+	}
+	problems := map[string]huma.ErrorModel{
+		"400": {Title: "Bad Request", Status: http.StatusBadRequest, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: "body", Message: "invalid JSON: the body ends before the value does"}}},
+		"404": {Title: "Not Found", Status: http.StatusNotFound, Detail: "order not found"},
+		"409": {Title: "Conflict", Status: http.StatusConflict, Detail: conflictDetail(domain.Filled)},
+		"413": {Title: "Request Entity Too Large", Status: http.StatusRequestEntityTooLarge, Detail: "request body is too large limit=65537 bytes"},
+		"415": {Title: "Unsupported Media Type", Status: http.StatusUnsupportedMediaType, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: "body", Message: "unknown content type: text/plain"}}},
+		"422": invalid(detail.Location, detail.Message, detail.Value),
+		"503": {Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: "database unavailable"},
+	}
 	for _, item := range oas.Paths {
-		for _, op := range []*huma.Operation{item.Get, item.Post} {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Delete} {
 			if op == nil {
 				continue
 			}
@@ -87,14 +121,51 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 					if mt.Example != nil {
 						continue
 					}
-					switch {
-					case code == "422":
-						mt.Example = invalid
-					case op.OperationID == "place-order" && code == "201", op.OperationID == "get-order" && code == "200":
-						mt.Example = example
+					if b, ok := bodies[op.OperationID+" "+code]; ok {
+						mt.Example = b
+					} else if p, ok := problems[code]; ok {
+						mt.Example = p
 					}
 				}
 			}
 		}
 	}
+}
+
+// exampleOrder is the order the document shows, the contract's example: a
+// limit buy of 10, 4 of them filled in three executions at an average of
+// 100.00. The document writes it as the API would.
+func exampleOrder() domain.Order {
+	at := func(sec, micro int) time.Time { return time.Date(2026, 11, 24, 10, 15, sec, micro*1000, time.UTC) }
+	id, err := domain.ParseID("0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11")
+	if err != nil {
+		panic(err)
+	}
+	limit := domain.Price(123_45)
+	return domain.Order{
+		ID:         id,
+		CreatedAt:  at(30, 123456),
+		UpdatedAt:  at(31, 20000),
+		Type:       domain.Limit,
+		Side:       domain.Buy,
+		Instrument: "US0378331005",
+		LimitPrice: &limit,
+		Quantity:   10,
+		Status:     domain.PartiallyFilled,
+		Fills: []domain.Fill{
+			{ExecID: "s1-17", Quantity: 1, Price: 99_99, ExecutedAt: at(30, 910000)},
+			{ExecID: "s1-18", Quantity: 2, Price: 100_00, ExecutedAt: at(30, 960000)},
+			{ExecID: "s1-19", Quantity: 1, Price: 100_01, ExecutedAt: at(31, 20000)},
+		},
+		PlacementAttempts: 1,
+		PlacedAt:          at(30, 654321),
+	}
+}
+
+// exampleNewOrder is exampleOrder as place-order answers it: pending,
+// nothing filled, not yet placed.
+func exampleNewOrder() domain.Order {
+	o := exampleOrder()
+	o.UpdatedAt, o.Status, o.Fills, o.PlacementAttempts, o.PlacedAt = o.CreatedAt, domain.Pending, nil, 0, time.Time{}
+	return o
 }

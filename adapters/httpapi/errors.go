@@ -77,12 +77,38 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 		})
 	case errors.Is(err, domain.ErrNotFound):
 		return huma.Error404NotFound("order not found")
-	case errors.Is(err, domain.ErrConflict):
-		return huma.Error409Conflict("conflict with the stored state")
+	case errors.Is(err, domain.ErrTransition):
+		// Only cancel-order meets a refusal of the lifecycle.
+		var r *refusal
+		if errors.As(err, &r) {
+			return huma.Error409Conflict(conflictDetail(r.status))
+		}
+		return huma.Error409Conflict("the order's status does not allow a cancel")
 	default:
+		// domain.ErrConflict lands here too: no request of a client
+		// collides with stored state (an order ID taken is ordergate's own
+		// fault), so POST /orders never answers 409.
 		log.ErrorContext(ctx, "request failed", "operation", op, "request_id", RequestID(ctx), "err", err)
 		return internalError()
 	}
+}
+
+// refusal is a domain.ErrTransition with the status of the order that
+// refused, for the problem document.
+type refusal struct {
+	status domain.Status
+	err    error
+}
+
+// Error implements error.
+func (r *refusal) Error() string { return r.err.Error() }
+
+// Unwrap returns the refusal's cause.
+func (r *refusal) Unwrap() error { return r.err }
+
+// conflictDetail is the 409 detail for an order in status s.
+func conflictDetail(s domain.Status) string {
+	return "the order is " + string(s) + ": it can no longer be canceled"
 }
 
 // echoable reports whether a rejected value is worth echoing in a problem

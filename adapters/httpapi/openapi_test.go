@@ -16,9 +16,10 @@ import (
 )
 
 // TestOpenAPIDocumentsEveryField holds the document to what client authors
-// need: every schema property and parameter has a description and an
-// example; the 201, 422 and 500 answers of POST /orders have examples; the
-// 500 of every order operation is the contract's body, not Huma's.
+// need: every order operation is in it with the answers the contract gives
+// it; every schema property and parameter has a description and an
+// example, and so does every answer of an order operation; the 500 of every order operation is
+// the contract's body, not Huma's.
 func TestOpenAPIDocumentsEveryField(t *testing.T) {
 	api := httpapi.NewAPI(http.NewServeMux())
 	httpapi.Register(api, nil, httpapi.Health{}, quietLog())
@@ -67,6 +68,22 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 			}
 		}
 	}
+	// The answers each order operation must document (CONTRACT §2).
+	answers := map[string][]string{
+		"place-order":  {"201", "400", "413", "415", "422", "500"},
+		"get-order":    {"200", "404", "422", "500"},
+		"list-orders":  {"200", "422", "500"},
+		"cancel-order": {"202", "404", "409", "422", "500"},
+		"list-fills":   {"200", "404", "422", "500"},
+	}
+	routes := map[string]string{
+		"place-order":  "post /orders",
+		"get-order":    "get /orders/{id}",
+		"list-orders":  "get /orders",
+		"cancel-order": "delete /orders/{id}",
+		"list-fills":   "get /orders/{id}/fills",
+	}
+	seen := map[string]string{}
 	for path, item := range doc.Paths {
 		for method, op := range item {
 			for _, p := range op.Parameters {
@@ -74,16 +91,16 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 					t.Errorf("%s %s: parameter %s lacks a description or an example", method, path, p.Name)
 				}
 			}
-			if op.OperationID == "place-order" {
-				for _, code := range []string{"201", "422", "500"} {
-					r, ok := op.Responses[code]
-					if !ok {
-						t.Errorf("place-order: no %s response", code)
-					}
-					for ct, mt := range r.Content {
-						if mt.Example == nil {
-							t.Errorf("place-order: %s %s has no example", code, ct)
-						}
+			seen[op.OperationID] = method + " " + path
+			for _, code := range answers[op.OperationID] {
+				if _, ok := op.Responses[code]; !ok {
+					t.Errorf("%s: no %s response", op.OperationID, code)
+				}
+			}
+			for code, r := range op.Responses {
+				for ct, mt := range r.Content {
+					if mt.Example == nil && len(op.Tags) > 0 && op.Tags[0] == "orders" {
+						t.Errorf("%s: %s %s has no example", op.OperationID, code, ct)
 					}
 				}
 			}
@@ -93,6 +110,11 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 					t.Errorf("%s: 500 is %+v; want application/json InternalError", op.OperationID, op.Responses["500"])
 				}
 			}
+		}
+	}
+	for id, route := range routes {
+		if seen[id] != route {
+			t.Errorf("operation %s is at %q; want %q", id, seen[id], route)
 		}
 	}
 }

@@ -33,6 +33,26 @@ type GetOrderOutput struct {
 	Body Order
 }
 
+// CancelOrderInput is the request of cancel-order.
+type CancelOrderInput struct {
+	ID string `path:"id" doc:"ID (UUID) of the order to cancel." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
+}
+
+// CancelOrderOutput is the 202 answer of cancel-order.
+type CancelOrderOutput struct {
+	Body Order
+}
+
+// ListFillsInput is the request of list-fills.
+type ListFillsInput struct {
+	ID string `path:"id" doc:"Order ID (UUID)." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
+}
+
+// ListFillsOutput is the answer of list-fills.
+type ListFillsOutput struct {
+	Body FillList
+}
+
 // ListOrdersInput is the request of list-orders.
 type ListOrdersInput struct {
 	Limit  int         `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Most orders to return." example:"50"`
@@ -136,6 +156,40 @@ func (h *handlers) getOrder(ctx context.Context, in *GetOrderInput) (*GetOrderOu
 		return nil, problem(ctx, h.log, "get-order", "path", err)
 	}
 	return &GetOrderOutput{Body: toOrder(o)}, nil
+}
+
+func (h *handlers) cancelOrder(ctx context.Context, in *CancelOrderInput) (*CancelOrderOutput, error) {
+	id, err := domain.ParseID(in.ID)
+	if err != nil {
+		return nil, problem(ctx, h.log, "cancel-order", "path", err)
+	}
+	o, err := h.svc.CancelOrder(ctx, id)
+	if errors.Is(err, domain.ErrTransition) {
+		// The refusal does not carry the order: read it to name its status,
+		// if the lifecycle still refuses a cancel in that status (it may
+		// have changed in between, though an ended order hardly ever does).
+		if cur, rerr := h.svc.Order(ctx, id); rerr == nil {
+			if _, _, again := domain.RequestCancel(cur, true, cur.UpdatedAt); errors.Is(again, domain.ErrTransition) {
+				err = &refusal{status: cur.Status, err: err}
+			}
+		}
+	}
+	if err != nil {
+		return nil, problem(ctx, h.log, "cancel-order", "path", err)
+	}
+	return &CancelOrderOutput{Body: toOrder(o)}, nil
+}
+
+func (h *handlers) listFills(ctx context.Context, in *ListFillsInput) (*ListFillsOutput, error) {
+	id, err := domain.ParseID(in.ID)
+	if err != nil {
+		return nil, problem(ctx, h.log, "list-fills", "path", err)
+	}
+	o, err := h.svc.Order(ctx, id)
+	if err != nil {
+		return nil, problem(ctx, h.log, "list-fills", "path", err)
+	}
+	return &ListFillsOutput{Body: toFills(o.Fills)}, nil
 }
 
 func (h *handlers) listOrders(ctx context.Context, in *ListOrdersInput) (*ListOrdersOutput, error) {

@@ -33,10 +33,36 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Method:      http.MethodGet,
 		Path:        "/orders/{id}",
 		Summary:     "Get an order",
-		Description: "Returns the order with its placement state.",
+		Description: "Returns the order: its status, how much of it is filled and at what average price, and its placement state.",
 		Tags:        []string{"orders"},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, h.getOrder)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "cancel-order",
+		Method:      http.MethodDelete,
+		Path:        "/orders/{id}",
+		Summary:     "Cancel an order",
+		Description: "Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). " +
+			"Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.\n\n" +
+			"The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. " +
+			"Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. " +
+			"Follow the order with get-order to see how it ends.",
+		Tags:          []string{"orders"},
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, h.cancelOrder)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-fills",
+		Method:      http.MethodGet,
+		Path:        "/orders/{id}/fills",
+		Summary:     "List an order's fills",
+		Description: "The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. " +
+			"The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.",
+		Tags:   []string{"orders"},
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, h.listFills)
 
 	huma.Register(api, huma.Operation{
 		OperationID: "list-orders",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,13 +123,31 @@ func (Integer) Schema(huma.Registry) *huma.Schema {
 	}
 }
 
-// Schema implements huma.SchemaProvider.
+// Schema implements huma.SchemaProvider: an exact number. A field that
+// may be null says so with its nullable tag.
 func (Money) Schema(huma.Registry) *huma.Schema {
 	return &huma.Schema{
 		Type:        huma.TypeNumber,
-		Nullable:    true,
-		Description: "Limit price with two decimal places, exactly as accepted; null for market orders.",
+		Description: "Price with two decimal places, exact.",
 		Examples:    []any{123.45},
+		Extensions:  exactNumber,
+	}
+}
+
+// Decimal writes a domain.Decimal, such as an average fill price, as a JSON
+// number with its exact digits (100.003333), never through float64.
+type Decimal domain.Decimal
+
+// MarshalJSON implements json.Marshaler.
+func (d Decimal) MarshalJSON() ([]byte, error) { return domain.Decimal(d).AppendText(nil), nil }
+
+// Schema implements huma.SchemaProvider: an exact number. A field that
+// may be null says so with its nullable tag.
+func (Decimal) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type:        huma.TypeNumber,
+		Description: "Exact decimal with at least two and at most six decimal places.",
+		Examples:    []any{100.003333},
 		Extensions:  exactNumber,
 	}
 }
@@ -147,6 +166,7 @@ var (
 	_ huma.SchemaProvider = Number{}
 	_ huma.SchemaProvider = Integer{}
 	_ huma.SchemaProvider = Money(0)
+	_ huma.SchemaProvider = Decimal(0)
 	_ huma.SchemaProvider = Timestamp{}
 )
 
@@ -163,12 +183,15 @@ type OrderRequest struct {
 type Order struct {
 	ID                string      `json:"id" format:"uuid" doc:"Order ID, a UUIDv7: IDs sort in creation order." example:"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11"`
 	CreatedAt         Timestamp   `json:"created_at" doc:"When the order was accepted, RFC 3339 in UTC." example:"2026-11-24T10:15:30.123456Z"`
+	UpdatedAt         Timestamp   `json:"updated_at" doc:"When the order last changed: its status, its fills or its acknowledgement, RFC 3339 in UTC. Retries after transient exchange errors (placement_attempts, last_error) do not move it." example:"2026-11-24T10:15:31.020000Z"`
 	Type              string      `json:"type" enum:"market,limit" doc:"Order type." example:"limit"`
 	Side              string      `json:"side" enum:"buy,sell" doc:"Order side." example:"buy"`
 	Instrument        string      `json:"instrument" doc:"ISIN of the instrument." example:"US0378331005"`
-	LimitPrice        *Money      `json:"limit_price" doc:"Limit price; null for market orders." example:"123.45"`
+	LimitPrice        *Money      `json:"limit_price" nullable:"true" doc:"Limit price with two decimal places, exactly as accepted; null for market orders." example:"123.45"`
 	Quantity          int64       `json:"quantity" doc:"Number of shares." example:"10"`
 	Status            OrderStatus `json:"status"`
+	FilledQuantity    int64       `json:"filled_quantity" doc:"Shares filled so far: the sum of the order's fills (GET /orders/{id}/fills). Never decreases and never exceeds quantity." example:"4"`
+	AverageFillPrice  *Decimal    `json:"average_fill_price" nullable:"true" doc:"Quantity-weighted mean price of the order's fills, exact, or rounded half-even to 6 decimal places where it does not terminate; null while nothing is filled." example:"100.003333"`
 	PlacementAttempts int         `json:"placement_attempts" doc:"Exchange calls settled so far." example:"0"`
 	PlacedAt          *Timestamp  `json:"placed_at" nullable:"true" doc:"When the exchange acknowledged the order; null until then." example:"2026-11-24T10:15:30.654321Z"`
 	LastError         *string     `json:"last_error" nullable:"true" doc:"The last transient exchange error, or the rejection reason; null if none. For operators." example:"Failed to place order at stock exchange. Connection not available"`
@@ -178,16 +201,27 @@ func toOrder(o domain.Order) Order {
 	out := Order{
 		ID:                o.ID.String(),
 		CreatedAt:         Timestamp(o.CreatedAt),
+		UpdatedAt:         Timestamp(o.UpdatedAt),
 		Type:              string(o.Type),
 		Side:              string(o.Side),
 		Instrument:        string(o.Instrument),
 		Quantity:          o.Quantity,
 		Status:            OrderStatus(o.Status),
+		FilledQuantity:    o.FilledQuantity(),
 		PlacementAttempts: o.PlacementAttempts,
+	}
+	if o.UpdatedAt.Before(o.CreatedAt) {
+		// A store that predates updated_at leaves it zero; an order never
+		// changed before it was created.
+		out.UpdatedAt = Timestamp(o.CreatedAt)
 	}
 	if o.LimitPrice != nil {
 		m := Money(*o.LimitPrice)
 		out.LimitPrice = &m
+	}
+	if avg, ok := o.AverageFillPrice(); ok {
+		d := Decimal(avg)
+		out.AverageFillPrice = &d
 	}
 	if !o.PlacedAt.IsZero() {
 		t := Timestamp(o.PlacedAt)
@@ -197,6 +231,30 @@ func toOrder(o domain.Order) Order {
 		s := o.LastError
 		out.LastError = &s
 	}
+	return out
+}
+
+// Fill is one execution of an order at the exchange, as the API returns it.
+type Fill struct {
+	ExecID     string    `json:"exec_id" doc:"The exchange's identifier of the execution, unique across its orders." example:"s1-17"`
+	Quantity   int64     `json:"quantity" doc:"Shares executed." example:"1"`
+	Price      Money     `json:"price" doc:"Price of the execution with two decimal places, exact." example:"99.99"`
+	ExecutedAt Timestamp `json:"executed_at" doc:"When the exchange executed it, RFC 3339 in UTC." example:"2026-11-24T10:15:30.910000Z"`
+}
+
+// FillList is an order's fills.
+type FillList struct {
+	Fills []Fill `json:"fills" nullable:"false" doc:"The order's fills, oldest first; empty while nothing is filled."`
+}
+
+// toFills returns fills oldest first. Stores keep them in the order they
+// were applied, which is the exchange's; the stable sort only makes sure.
+func toFills(fills []domain.Fill) FillList {
+	out := FillList{Fills: make([]Fill, len(fills))}
+	for i, f := range fills {
+		out.Fills[i] = Fill{ExecID: f.ExecID, Quantity: f.Quantity, Price: Money(f.Price), ExecutedAt: Timestamp(f.ExecutedAt)}
+	}
+	slices.SortStableFunc(out.Fills, func(a, b Fill) int { return time.Time(a.ExecutedAt).Compare(time.Time(b.ExecutedAt)) })
 	return out
 }
 

@@ -236,6 +236,37 @@ type ErrorModel struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// Fill defines model for Fill.
+type Fill struct {
+	// ExecId The exchange's identifier of the execution, unique across its orders.
+	//
+	// Examples: s1-17
+	ExecId string `json:"exec_id"`
+
+	// ExecutedAt When the exchange executed it, RFC 3339 in UTC.
+	//
+	// Examples: 2026-11-24T10:15:30.910000Z
+	ExecutedAt time.Time `json:"executed_at"`
+
+	// Price Price of the execution with two decimal places, exact.
+	//
+	// Examples: 99.99
+	Price exactjson.Number `json:"price"`
+
+	// Quantity Shares executed.
+	//
+	// Examples: 1
+	Quantity int64 `json:"quantity"`
+}
+
+// FillList defines model for FillList.
+type FillList struct {
+	// Fills The order's fills, oldest first; empty while nothing is filled.
+	//
+	// Examples: [{"exec_id":"s1-17","executed_at":"2026-11-24T10:15:30.910000Z","price":99.99,"quantity":1},{"exec_id":"s1-18","executed_at":"2026-11-24T10:15:30.960000Z","price":100,"quantity":2},{"exec_id":"s1-19","executed_at":"2026-11-24T10:15:31.020000Z","price":100.01,"quantity":1}]
+	Fills []Fill `json:"fills"`
+}
+
 // InternalError defines model for InternalError.
 type InternalError struct {
 	// Message Always the same message; the cause is logged server-side.
@@ -246,10 +277,20 @@ type InternalError struct {
 
 // Order defines model for Order.
 type Order struct {
+	// AverageFillPrice Quantity-weighted mean price of the order's fills, exact, or rounded half-even to 6 decimal places where it does not terminate; null while nothing is filled.
+	//
+	// Examples: 100.003333
+	AverageFillPrice *exactjson.Number `json:"average_fill_price"`
+
 	// CreatedAt When the order was accepted, RFC 3339 in UTC.
 	//
 	// Examples: 2026-11-24T10:15:30.123456Z
 	CreatedAt time.Time `json:"created_at"`
+
+	// FilledQuantity Shares filled so far: the sum of the order's fills (GET /orders/{id}/fills). Never decreases and never exceeds quantity.
+	//
+	// Examples: 4
+	FilledQuantity int64 `json:"filled_quantity"`
 
 	// Id Order ID, a UUIDv7: IDs sort in creation order.
 	//
@@ -266,7 +307,7 @@ type Order struct {
 	// Examples: Failed to place order at stock exchange. Connection not available
 	LastError *string `json:"last_error"`
 
-	// LimitPrice Limit price; null for market orders.
+	// LimitPrice Limit price with two decimal places, exactly as accepted; null for market orders.
 	//
 	// Examples: 123.45
 	LimitPrice *exactjson.Number `json:"limit_price"`
@@ -300,6 +341,11 @@ type Order struct {
 	//
 	// Examples: limit
 	Type OrderType `json:"type"`
+
+	// UpdatedAt When the order last changed: its status, its fills or its acknowledgement, RFC 3339 in UTC. Retries after transient exchange errors (placement_attempts, last_error) do not move it.
+	//
+	// Examples: 2026-11-24T10:15:31.020000Z
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // OrderSide Order side.
@@ -326,7 +372,7 @@ type OrderList struct {
 
 	// Orders Orders, newest first.
 	//
-	// Examples: [{"created_at":"2026-11-24T10:15:30.123456Z","id":"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11","instrument":"US0378331005","last_error":null,"limit_price":123.45,"placed_at":null,"placement_attempts":0,"quantity":10,"side":"buy","status":"pending","type":"limit"}]
+	// Examples: [{"average_fill_price":100,"created_at":"2026-11-24T10:15:30.123456Z","filled_quantity":4,"id":"0193a5c2-7d1e-7c3a-9b2f-1f6f0e2a8c11","instrument":"US0378331005","last_error":null,"limit_price":123.45,"placed_at":"2026-11-24T10:15:30.654321Z","placement_attempts":1,"quantity":10,"side":"buy","status":"partially_filled","type":"limit","updated_at":"2026-11-24T10:15:31.020000Z"}]
 	Orders []Order `json:"orders"`
 }
 
@@ -520,12 +566,28 @@ type ClientInterface interface {
 	// Corresponds with POST /orders (the `PlaceOrder` operationId).
 	PlaceOrder(ctx context.Context, params *PlaceOrderParams, body PlaceOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CancelOrder Cancel an order
+	//
+	// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+	//
+	// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+	//
+	// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+	CancelOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOrder Get an order
 	//
-	// Returns the order with its placement state.
+	// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 	//
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 	GetOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFills List an order's fills
+	//
+	// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+	//
+	// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+	ListFills(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Readyz Readiness
 	//
@@ -611,13 +673,49 @@ func (c *Client) PlaceOrder(ctx context.Context, params *PlaceOrderParams, body 
 	return c.Client.Do(req)
 }
 
+// CancelOrder Cancel an order
+//
+// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+//
+// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+//
+// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+func (c *Client) CancelOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetOrder Get an order
 //
-// Returns the order with its placement state.
+// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 //
 // Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 func (c *Client) GetOrder(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOrderRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFills List an order's fills
+//
+// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+//
+// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+func (c *Client) ListFills(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFillsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -805,6 +903,40 @@ func NewPlaceOrderRequestWithBody(server string, params *PlaceOrderParams, conte
 	return req, nil
 }
 
+// NewCancelOrderRequest constructs an http.Request for the CancelOrder method
+func NewCancelOrderRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOrderRequest constructs an http.Request for the GetOrder method
 func NewGetOrderRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -822,6 +954,40 @@ func NewGetOrderRequest(server string, id string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/orders/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListFillsRequest constructs an http.Request for the ListFills method
+func NewListFillsRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/orders/%s/fills", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -950,14 +1116,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /orders (the `PlaceOrder` operationId).
 	PlaceOrderWithResponse(ctx context.Context, params *PlaceOrderParams, body PlaceOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PlaceOrderResponse, error)
 
+	// CancelOrderWithResponse Cancel an order
+	//
+	// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+	//
+	// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+	CancelOrderWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error)
+
 	// GetOrderWithResponse Get an order
 	//
-	// Returns the order with its placement state.
+	// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /orders/{id} (the `GetOrder` operationId).
 	GetOrderWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetOrderResponse, error)
+
+	// ListFillsWithResponse List an order's fills
+	//
+	// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+	ListFillsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListFillsResponse, error)
 
 	// ReadyzWithResponse Readiness
 	//
@@ -1156,6 +1342,75 @@ func (r PlaceOrderResponse) ContentType() string {
 	return ""
 }
 
+type CancelOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Order
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CancelOrderResponse) GetJSON202() *Order {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelOrderResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOrderResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1212,6 +1467,68 @@ func (r GetOrderResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListFillsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FillList
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFillsResponse) GetJSON200() *FillList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListFillsResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListFillsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFillsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFillsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFillsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFillsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFillsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1337,9 +1654,26 @@ func (c *ClientWithResponses) PlaceOrderWithResponse(ctx context.Context, params
 	return ParsePlaceOrderResponse(rsp)
 }
 
+// CancelOrderWithResponse Cancel an order
+//
+// Asks to cancel the order's unfilled rest. 202 with the order when the cancel is accepted: its status is pending_cancel until the exchange confirms, or already canceled when the order never reached the exchange (then no exchange call is made, and none ever will be). Asking again while the order is pending_cancel or canceled answers 202 again and changes nothing. A filled, expired or rejected order cannot be canceled: 409, naming its status.
+//
+// The cancel request goes to the exchange through the same outbox as placement: it is guaranteed and retried, and sent only after the exchange acknowledged the placement. Cancel and fill race at a real exchange: a fill that arrives after the cancel request still counts, so a pending_cancel order may still fill, partly or completely, and end filled; a canceled order's filled_quantity may be above 0. Follow the order with get-order to see how it ends.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /orders/{id} (the `CancelOrder` operationId).
+func (c *ClientWithResponses) CancelOrderWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CancelOrderResponse, error) {
+	rsp, err := c.CancelOrder(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelOrderResponse(rsp)
+}
+
 // GetOrderWithResponse Get an order
 //
-// Returns the order with its placement state.
+// Returns the order: its status, how much of it is filled and at what average price, and its placement state.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -1350,6 +1684,21 @@ func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, id strin
 		return nil, err
 	}
 	return ParseGetOrderResponse(rsp)
+}
+
+// ListFillsWithResponse List an order's fills
+//
+// The order's executions at the exchange, oldest first, each with the exchange's exec_id, the quantity, the exact price and the time. The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /orders/{id}/fills (the `ListFills` operationId).
+func (c *ClientWithResponses) ListFillsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListFillsResponse, error) {
+	rsp, err := c.ListFills(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFillsResponse(rsp)
 }
 
 // ReadyzWithResponse Readiness
@@ -1521,6 +1870,60 @@ func ParsePlaceOrderResponse(rsp *http.Response) (*PlaceOrderResponse, error) {
 	return response, nil
 }
 
+// ParseCancelOrderResponse parses an HTTP response from a CancelOrderWithResponse call
+func ParseCancelOrderResponse(rsp *http.Response) (*CancelOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetOrderResponse parses an HTTP response from a GetOrderWithResponse call
 func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -1537,6 +1940,53 @@ func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Order
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListFillsResponse parses an HTTP response from a ListFillsWithResponse call
+func ParseListFillsResponse(rsp *http.Response) (*ListFillsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFillsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FillList
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
