@@ -20,9 +20,13 @@ var (
 	// wrapping ErrRejected are permanent; every other exchange error is
 	// treated as transient and retried.
 	ErrRejected = errors.New("rejected by the exchange")
-	// ErrLeaseLost means a placement job is no longer held by the caller: its
-	// lease expired and another dispatcher claimed it, or it was settled.
-	ErrLeaseLost = errors.New("placement lease lost")
+	// ErrLeaseLost means work is no longer the caller's: a job's lease
+	// expired and another dispatcher claimed it (or it was settled), or
+	// another ingester applied the reports the caller was about to.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrFeedTruncated means the exchange no longer keeps the reports asked
+	// for: they cannot be replayed. An ingester stops rather than skip them.
+	ErrFeedTruncated = errors.New("the exchange no longer keeps the reports asked for")
 	// ErrTransition means an input is not allowed in the order's status,
 	// for example a cancel request on a filled order. The HTTP API answers
 	// 409.

@@ -1,19 +1,20 @@
 package ports
 
 import (
-	"context"
 	"time"
 
 	"github.com/ordergate/ordergate/domain"
 )
 
-//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/metrics.go . Metrics
-
-// Attempt outcomes reported to Metrics.PlacementAttempt.
+// Attempt outcomes reported to Metrics.PlacementAttempt and
+// Metrics.CancelAttempt.
 const (
 	// OutcomePlaced: the exchange acknowledged the order.
 	OutcomePlaced = "placed"
-	// OutcomeRejected: the exchange refused the order for good.
+	// OutcomeAccepted: the exchange accepted a cancel request.
+	OutcomeAccepted = "accepted"
+	// OutcomeRejected: the exchange refused the order, or the cancel
+	// request, for good.
 	OutcomeRejected = "rejected"
 	// OutcomeFailed: a transient failure; the job is retried.
 	OutcomeFailed = "failed"
@@ -34,19 +35,34 @@ type Metrics interface {
 	// OrderPlaced records how long an order took from its commit to the
 	// exchange's acknowledgement.
 	OrderPlaced(sinceCommit time.Duration)
+	// CancelAttempt records one cancel call: its outcome (OutcomeAccepted,
+	// OutcomeRejected, OutcomeFailed or OutcomeInterrupted) and how long it
+	// took.
+	CancelAttempt(outcome string, took time.Duration)
 }
 
-// OutboxStats describes the outbox at one moment.
-type OutboxStats struct {
-	// Pending is how many orders wait for placement (jobs not yet settled).
-	Pending int64
-	// Oldest is the ID of the oldest pending order, zero when none is
-	// pending. IDs are time-ordered: domain.IDTime(Oldest) is its commit time.
-	Oldest domain.ID
-}
+// FeedEvent is something that happened to the connection to the feed.
+type FeedEvent string
 
-// OutboxStater reports the outbox's depth, for metrics and operators.
-type OutboxStater interface {
-	// OutboxStats counts the pending placement jobs.
-	OutboxStats(ctx context.Context) (OutboxStats, error)
+// Feed events.
+const (
+	// FeedReconnect: the connection ended and was opened again.
+	FeedReconnect FeedEvent = "reconnect"
+	// FeedGap: a sequence number was missing (a dropped report).
+	FeedGap FeedEvent = "gap"
+	// FeedReplay: reports were asked for again from a sequence number.
+	FeedReplay FeedEvent = "replay"
+)
+
+// FeedMetrics receives the ingester's measurements. Implementations must
+// be safe for concurrent use and must not block.
+type FeedMetrics interface {
+	// ReportReceived counts one report read from the feed, duplicates
+	// and reports out of order included.
+	ReportReceived(kind domain.ReportKind)
+	// BatchApplied records a committed batch: what it applied, and the
+	// lag from each report's venue time to committed.
+	BatchApplied(b Batch, a Applied, committed time.Time)
+	// Event counts a reconnect, gap or replay.
+	Event(e FeedEvent)
 }

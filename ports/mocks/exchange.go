@@ -20,6 +20,9 @@ var _ ports.Exchange = &ExchangeMock{}
 //
 //		// make and configure a mocked ports.Exchange
 //		mockedExchange := &ExchangeMock{
+//			CancelFunc: func(ctx context.Context, id domain.ID) error {
+//				panic("mock out the Cancel method")
+//			},
 //			PlaceFunc: func(ctx context.Context, o domain.Order) error {
 //				panic("mock out the Place method")
 //			},
@@ -30,11 +33,21 @@ var _ ports.Exchange = &ExchangeMock{}
 //
 //	}
 type ExchangeMock struct {
+	// CancelFunc mocks the Cancel method.
+	CancelFunc func(ctx context.Context, id domain.ID) error
+
 	// PlaceFunc mocks the Place method.
 	PlaceFunc func(ctx context.Context, o domain.Order) error
 
 	// calls tracks calls to the methods.
 	calls struct {
+		// Cancel holds details about calls to the Cancel method.
+		Cancel []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// ID is the id argument value.
+			ID domain.ID
+		}
 		// Place holds details about calls to the Place method.
 		Place []struct {
 			// Ctx is the ctx argument value.
@@ -43,7 +56,44 @@ type ExchangeMock struct {
 			O domain.Order
 		}
 	}
-	lockPlace sync.RWMutex
+	lockCancel sync.RWMutex
+	lockPlace  sync.RWMutex
+}
+
+// Cancel calls CancelFunc.
+func (mock *ExchangeMock) Cancel(ctx context.Context, id domain.ID) error {
+	if mock.CancelFunc == nil {
+		panic("ExchangeMock.CancelFunc: method is nil but Exchange.Cancel was just called")
+	}
+	callInfo := struct {
+		Ctx context.Context
+		ID  domain.ID
+	}{
+		Ctx: ctx,
+		ID:  id,
+	}
+	mock.lockCancel.Lock()
+	mock.calls.Cancel = append(mock.calls.Cancel, callInfo)
+	mock.lockCancel.Unlock()
+	return mock.CancelFunc(ctx, id)
+}
+
+// CancelCalls gets all the calls that were made to Cancel.
+// Check the length with:
+//
+//	len(mockedExchange.CancelCalls())
+func (mock *ExchangeMock) CancelCalls() []struct {
+	Ctx context.Context
+	ID  domain.ID
+} {
+	var calls []struct {
+		Ctx context.Context
+		ID  domain.ID
+	}
+	mock.lockCancel.RLock()
+	calls = mock.calls.Cancel
+	mock.lockCancel.RUnlock()
+	return calls
 }
 
 // Place calls PlaceFunc.

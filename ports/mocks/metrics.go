@@ -4,6 +4,7 @@
 package mocks
 
 import (
+	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 	"sync"
 	"time"
@@ -19,6 +20,9 @@ var _ ports.Metrics = &MetricsMock{}
 //
 //		// make and configure a mocked ports.Metrics
 //		mockedMetrics := &MetricsMock{
+//			CancelAttemptFunc: func(outcome string, took time.Duration)  {
+//				panic("mock out the CancelAttempt method")
+//			},
 //			OrderCreatedFunc: func()  {
 //				panic("mock out the OrderCreated method")
 //			},
@@ -35,6 +39,9 @@ var _ ports.Metrics = &MetricsMock{}
 //
 //	}
 type MetricsMock struct {
+	// CancelAttemptFunc mocks the CancelAttempt method.
+	CancelAttemptFunc func(outcome string, took time.Duration)
+
 	// OrderCreatedFunc mocks the OrderCreated method.
 	OrderCreatedFunc func()
 
@@ -46,6 +53,13 @@ type MetricsMock struct {
 
 	// calls tracks calls to the methods.
 	calls struct {
+		// CancelAttempt holds details about calls to the CancelAttempt method.
+		CancelAttempt []struct {
+			// Outcome is the outcome argument value.
+			Outcome string
+			// Took is the took argument value.
+			Took time.Duration
+		}
 		// OrderCreated holds details about calls to the OrderCreated method.
 		OrderCreated []struct {
 		}
@@ -62,9 +76,46 @@ type MetricsMock struct {
 			Took time.Duration
 		}
 	}
+	lockCancelAttempt    sync.RWMutex
 	lockOrderCreated     sync.RWMutex
 	lockOrderPlaced      sync.RWMutex
 	lockPlacementAttempt sync.RWMutex
+}
+
+// CancelAttempt calls CancelAttemptFunc.
+func (mock *MetricsMock) CancelAttempt(outcome string, took time.Duration) {
+	if mock.CancelAttemptFunc == nil {
+		panic("MetricsMock.CancelAttemptFunc: method is nil but Metrics.CancelAttempt was just called")
+	}
+	callInfo := struct {
+		Outcome string
+		Took    time.Duration
+	}{
+		Outcome: outcome,
+		Took:    took,
+	}
+	mock.lockCancelAttempt.Lock()
+	mock.calls.CancelAttempt = append(mock.calls.CancelAttempt, callInfo)
+	mock.lockCancelAttempt.Unlock()
+	mock.CancelAttemptFunc(outcome, took)
+}
+
+// CancelAttemptCalls gets all the calls that were made to CancelAttempt.
+// Check the length with:
+//
+//	len(mockedMetrics.CancelAttemptCalls())
+func (mock *MetricsMock) CancelAttemptCalls() []struct {
+	Outcome string
+	Took    time.Duration
+} {
+	var calls []struct {
+		Outcome string
+		Took    time.Duration
+	}
+	mock.lockCancelAttempt.RLock()
+	calls = mock.calls.CancelAttempt
+	mock.lockCancelAttempt.RUnlock()
+	return calls
 }
 
 // OrderCreated calls OrderCreatedFunc.
@@ -159,5 +210,171 @@ func (mock *MetricsMock) PlacementAttemptCalls() []struct {
 	mock.lockPlacementAttempt.RLock()
 	calls = mock.calls.PlacementAttempt
 	mock.lockPlacementAttempt.RUnlock()
+	return calls
+}
+
+// Ensure, that FeedMetricsMock does implement ports.FeedMetrics.
+// If this is not the case, regenerate this file with moq.
+var _ ports.FeedMetrics = &FeedMetricsMock{}
+
+// FeedMetricsMock is a mock implementation of ports.FeedMetrics.
+//
+//	func TestSomethingThatUsesFeedMetrics(t *testing.T) {
+//
+//		// make and configure a mocked ports.FeedMetrics
+//		mockedFeedMetrics := &FeedMetricsMock{
+//			BatchAppliedFunc: func(b ports.Batch, a ports.Applied, committed time.Time)  {
+//				panic("mock out the BatchApplied method")
+//			},
+//			EventFunc: func(e ports.FeedEvent)  {
+//				panic("mock out the Event method")
+//			},
+//			ReportReceivedFunc: func(kind domain.ReportKind)  {
+//				panic("mock out the ReportReceived method")
+//			},
+//		}
+//
+//		// use mockedFeedMetrics in code that requires ports.FeedMetrics
+//		// and then make assertions.
+//
+//	}
+type FeedMetricsMock struct {
+	// BatchAppliedFunc mocks the BatchApplied method.
+	BatchAppliedFunc func(b ports.Batch, a ports.Applied, committed time.Time)
+
+	// EventFunc mocks the Event method.
+	EventFunc func(e ports.FeedEvent)
+
+	// ReportReceivedFunc mocks the ReportReceived method.
+	ReportReceivedFunc func(kind domain.ReportKind)
+
+	// calls tracks calls to the methods.
+	calls struct {
+		// BatchApplied holds details about calls to the BatchApplied method.
+		BatchApplied []struct {
+			// B is the b argument value.
+			B ports.Batch
+			// A is the a argument value.
+			A ports.Applied
+			// Committed is the committed argument value.
+			Committed time.Time
+		}
+		// Event holds details about calls to the Event method.
+		Event []struct {
+			// E is the e argument value.
+			E ports.FeedEvent
+		}
+		// ReportReceived holds details about calls to the ReportReceived method.
+		ReportReceived []struct {
+			// Kind is the kind argument value.
+			Kind domain.ReportKind
+		}
+	}
+	lockBatchApplied   sync.RWMutex
+	lockEvent          sync.RWMutex
+	lockReportReceived sync.RWMutex
+}
+
+// BatchApplied calls BatchAppliedFunc.
+func (mock *FeedMetricsMock) BatchApplied(b ports.Batch, a ports.Applied, committed time.Time) {
+	if mock.BatchAppliedFunc == nil {
+		panic("FeedMetricsMock.BatchAppliedFunc: method is nil but FeedMetrics.BatchApplied was just called")
+	}
+	callInfo := struct {
+		B         ports.Batch
+		A         ports.Applied
+		Committed time.Time
+	}{
+		B:         b,
+		A:         a,
+		Committed: committed,
+	}
+	mock.lockBatchApplied.Lock()
+	mock.calls.BatchApplied = append(mock.calls.BatchApplied, callInfo)
+	mock.lockBatchApplied.Unlock()
+	mock.BatchAppliedFunc(b, a, committed)
+}
+
+// BatchAppliedCalls gets all the calls that were made to BatchApplied.
+// Check the length with:
+//
+//	len(mockedFeedMetrics.BatchAppliedCalls())
+func (mock *FeedMetricsMock) BatchAppliedCalls() []struct {
+	B         ports.Batch
+	A         ports.Applied
+	Committed time.Time
+} {
+	var calls []struct {
+		B         ports.Batch
+		A         ports.Applied
+		Committed time.Time
+	}
+	mock.lockBatchApplied.RLock()
+	calls = mock.calls.BatchApplied
+	mock.lockBatchApplied.RUnlock()
+	return calls
+}
+
+// Event calls EventFunc.
+func (mock *FeedMetricsMock) Event(e ports.FeedEvent) {
+	if mock.EventFunc == nil {
+		panic("FeedMetricsMock.EventFunc: method is nil but FeedMetrics.Event was just called")
+	}
+	callInfo := struct {
+		E ports.FeedEvent
+	}{
+		E: e,
+	}
+	mock.lockEvent.Lock()
+	mock.calls.Event = append(mock.calls.Event, callInfo)
+	mock.lockEvent.Unlock()
+	mock.EventFunc(e)
+}
+
+// EventCalls gets all the calls that were made to Event.
+// Check the length with:
+//
+//	len(mockedFeedMetrics.EventCalls())
+func (mock *FeedMetricsMock) EventCalls() []struct {
+	E ports.FeedEvent
+} {
+	var calls []struct {
+		E ports.FeedEvent
+	}
+	mock.lockEvent.RLock()
+	calls = mock.calls.Event
+	mock.lockEvent.RUnlock()
+	return calls
+}
+
+// ReportReceived calls ReportReceivedFunc.
+func (mock *FeedMetricsMock) ReportReceived(kind domain.ReportKind) {
+	if mock.ReportReceivedFunc == nil {
+		panic("FeedMetricsMock.ReportReceivedFunc: method is nil but FeedMetrics.ReportReceived was just called")
+	}
+	callInfo := struct {
+		Kind domain.ReportKind
+	}{
+		Kind: kind,
+	}
+	mock.lockReportReceived.Lock()
+	mock.calls.ReportReceived = append(mock.calls.ReportReceived, callInfo)
+	mock.lockReportReceived.Unlock()
+	mock.ReportReceivedFunc(kind)
+}
+
+// ReportReceivedCalls gets all the calls that were made to ReportReceived.
+// Check the length with:
+//
+//	len(mockedFeedMetrics.ReportReceivedCalls())
+func (mock *FeedMetricsMock) ReportReceivedCalls() []struct {
+	Kind domain.ReportKind
+} {
+	var calls []struct {
+		Kind domain.ReportKind
+	}
+	mock.lockReportReceived.RLock()
+	calls = mock.calls.ReportReceived
+	mock.lockReportReceived.RUnlock()
 	return calls
 }

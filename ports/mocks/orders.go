@@ -20,6 +20,9 @@ var _ ports.Orders = &OrdersMock{}
 //
 //		// make and configure a mocked ports.Orders
 //		mockedOrders := &OrdersMock{
+//			CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+//				panic("mock out the Cancel method")
+//			},
 //			CreateFunc: func(ctx context.Context, o domain.Order) error {
 //				panic("mock out the Create method")
 //			},
@@ -36,6 +39,9 @@ var _ ports.Orders = &OrdersMock{}
 //
 //	}
 type OrdersMock struct {
+	// CancelFunc mocks the Cancel method.
+	CancelFunc func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error)
+
 	// CreateFunc mocks the Create method.
 	CreateFunc func(ctx context.Context, o domain.Order) error
 
@@ -47,6 +53,15 @@ type OrdersMock struct {
 
 	// calls tracks calls to the methods.
 	calls struct {
+		// Cancel holds details about calls to the Cancel method.
+		Cancel []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// ID is the id argument value.
+			ID domain.ID
+			// Apply is the apply argument value.
+			Apply ports.CancelFunc
+		}
 		// Create holds details about calls to the Create method.
 		Create []struct {
 			// Ctx is the ctx argument value.
@@ -69,9 +84,50 @@ type OrdersMock struct {
 			ID domain.ID
 		}
 	}
+	lockCancel sync.RWMutex
 	lockCreate sync.RWMutex
 	lockList   sync.RWMutex
 	lockOrder  sync.RWMutex
+}
+
+// Cancel calls CancelFunc.
+func (mock *OrdersMock) Cancel(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+	if mock.CancelFunc == nil {
+		panic("OrdersMock.CancelFunc: method is nil but Orders.Cancel was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		ID    domain.ID
+		Apply ports.CancelFunc
+	}{
+		Ctx:   ctx,
+		ID:    id,
+		Apply: apply,
+	}
+	mock.lockCancel.Lock()
+	mock.calls.Cancel = append(mock.calls.Cancel, callInfo)
+	mock.lockCancel.Unlock()
+	return mock.CancelFunc(ctx, id, apply)
+}
+
+// CancelCalls gets all the calls that were made to Cancel.
+// Check the length with:
+//
+//	len(mockedOrders.CancelCalls())
+func (mock *OrdersMock) CancelCalls() []struct {
+	Ctx   context.Context
+	ID    domain.ID
+	Apply ports.CancelFunc
+} {
+	var calls []struct {
+		Ctx   context.Context
+		ID    domain.ID
+		Apply ports.CancelFunc
+	}
+	mock.lockCancel.RLock()
+	calls = mock.calls.Cancel
+	mock.lockCancel.RUnlock()
+	return calls
 }
 
 // Create calls CreateFunc.

@@ -23,17 +23,11 @@ var _ ports.Outbox = &OutboxMock{}
 //			ClaimFunc: func(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 //				panic("mock out the Claim method")
 //			},
-//			CompleteFunc: func(ctx context.Context, j ports.Job, at time.Time) error {
-//				panic("mock out the Complete method")
-//			},
-//			RejectFunc: func(ctx context.Context, j ports.Job, cause string) error {
-//				panic("mock out the Reject method")
-//			},
 //			ReleaseFunc: func(ctx context.Context, jobs []ports.Job, now time.Time) error {
 //				panic("mock out the Release method")
 //			},
-//			RetryFunc: func(ctx context.Context, j ports.Job, due time.Time, cause string) error {
-//				panic("mock out the Retry method")
+//			SettleFunc: func(ctx context.Context, j ports.Job, o ports.Outcome) error {
+//				panic("mock out the Settle method")
 //			},
 //		}
 //
@@ -45,17 +39,11 @@ type OutboxMock struct {
 	// ClaimFunc mocks the Claim method.
 	ClaimFunc func(ctx context.Context, c ports.Claim) ([]ports.Job, error)
 
-	// CompleteFunc mocks the Complete method.
-	CompleteFunc func(ctx context.Context, j ports.Job, at time.Time) error
-
-	// RejectFunc mocks the Reject method.
-	RejectFunc func(ctx context.Context, j ports.Job, cause string) error
-
 	// ReleaseFunc mocks the Release method.
 	ReleaseFunc func(ctx context.Context, jobs []ports.Job, now time.Time) error
 
-	// RetryFunc mocks the Retry method.
-	RetryFunc func(ctx context.Context, j ports.Job, due time.Time, cause string) error
+	// SettleFunc mocks the Settle method.
+	SettleFunc func(ctx context.Context, j ports.Job, o ports.Outcome) error
 
 	// calls tracks calls to the methods.
 	calls struct {
@@ -66,24 +54,6 @@ type OutboxMock struct {
 			// C is the c argument value.
 			C ports.Claim
 		}
-		// Complete holds details about calls to the Complete method.
-		Complete []struct {
-			// Ctx is the ctx argument value.
-			Ctx context.Context
-			// J is the j argument value.
-			J ports.Job
-			// At is the at argument value.
-			At time.Time
-		}
-		// Reject holds details about calls to the Reject method.
-		Reject []struct {
-			// Ctx is the ctx argument value.
-			Ctx context.Context
-			// J is the j argument value.
-			J ports.Job
-			// Cause is the cause argument value.
-			Cause string
-		}
 		// Release holds details about calls to the Release method.
 		Release []struct {
 			// Ctx is the ctx argument value.
@@ -93,23 +63,19 @@ type OutboxMock struct {
 			// Now is the now argument value.
 			Now time.Time
 		}
-		// Retry holds details about calls to the Retry method.
-		Retry []struct {
+		// Settle holds details about calls to the Settle method.
+		Settle []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
 			// J is the j argument value.
 			J ports.Job
-			// Due is the due argument value.
-			Due time.Time
-			// Cause is the cause argument value.
-			Cause string
+			// O is the o argument value.
+			O ports.Outcome
 		}
 	}
-	lockClaim    sync.RWMutex
-	lockComplete sync.RWMutex
-	lockReject   sync.RWMutex
-	lockRelease  sync.RWMutex
-	lockRetry    sync.RWMutex
+	lockClaim   sync.RWMutex
+	lockRelease sync.RWMutex
+	lockSettle  sync.RWMutex
 }
 
 // Claim calls ClaimFunc.
@@ -145,86 +111,6 @@ func (mock *OutboxMock) ClaimCalls() []struct {
 	mock.lockClaim.RLock()
 	calls = mock.calls.Claim
 	mock.lockClaim.RUnlock()
-	return calls
-}
-
-// Complete calls CompleteFunc.
-func (mock *OutboxMock) Complete(ctx context.Context, j ports.Job, at time.Time) error {
-	if mock.CompleteFunc == nil {
-		panic("OutboxMock.CompleteFunc: method is nil but Outbox.Complete was just called")
-	}
-	callInfo := struct {
-		Ctx context.Context
-		J   ports.Job
-		At  time.Time
-	}{
-		Ctx: ctx,
-		J:   j,
-		At:  at,
-	}
-	mock.lockComplete.Lock()
-	mock.calls.Complete = append(mock.calls.Complete, callInfo)
-	mock.lockComplete.Unlock()
-	return mock.CompleteFunc(ctx, j, at)
-}
-
-// CompleteCalls gets all the calls that were made to Complete.
-// Check the length with:
-//
-//	len(mockedOutbox.CompleteCalls())
-func (mock *OutboxMock) CompleteCalls() []struct {
-	Ctx context.Context
-	J   ports.Job
-	At  time.Time
-} {
-	var calls []struct {
-		Ctx context.Context
-		J   ports.Job
-		At  time.Time
-	}
-	mock.lockComplete.RLock()
-	calls = mock.calls.Complete
-	mock.lockComplete.RUnlock()
-	return calls
-}
-
-// Reject calls RejectFunc.
-func (mock *OutboxMock) Reject(ctx context.Context, j ports.Job, cause string) error {
-	if mock.RejectFunc == nil {
-		panic("OutboxMock.RejectFunc: method is nil but Outbox.Reject was just called")
-	}
-	callInfo := struct {
-		Ctx   context.Context
-		J     ports.Job
-		Cause string
-	}{
-		Ctx:   ctx,
-		J:     j,
-		Cause: cause,
-	}
-	mock.lockReject.Lock()
-	mock.calls.Reject = append(mock.calls.Reject, callInfo)
-	mock.lockReject.Unlock()
-	return mock.RejectFunc(ctx, j, cause)
-}
-
-// RejectCalls gets all the calls that were made to Reject.
-// Check the length with:
-//
-//	len(mockedOutbox.RejectCalls())
-func (mock *OutboxMock) RejectCalls() []struct {
-	Ctx   context.Context
-	J     ports.Job
-	Cause string
-} {
-	var calls []struct {
-		Ctx   context.Context
-		J     ports.Job
-		Cause string
-	}
-	mock.lockReject.RLock()
-	calls = mock.calls.Reject
-	mock.lockReject.RUnlock()
 	return calls
 }
 
@@ -268,46 +154,42 @@ func (mock *OutboxMock) ReleaseCalls() []struct {
 	return calls
 }
 
-// Retry calls RetryFunc.
-func (mock *OutboxMock) Retry(ctx context.Context, j ports.Job, due time.Time, cause string) error {
-	if mock.RetryFunc == nil {
-		panic("OutboxMock.RetryFunc: method is nil but Outbox.Retry was just called")
+// Settle calls SettleFunc.
+func (mock *OutboxMock) Settle(ctx context.Context, j ports.Job, o ports.Outcome) error {
+	if mock.SettleFunc == nil {
+		panic("OutboxMock.SettleFunc: method is nil but Outbox.Settle was just called")
 	}
 	callInfo := struct {
-		Ctx   context.Context
-		J     ports.Job
-		Due   time.Time
-		Cause string
+		Ctx context.Context
+		J   ports.Job
+		O   ports.Outcome
 	}{
-		Ctx:   ctx,
-		J:     j,
-		Due:   due,
-		Cause: cause,
+		Ctx: ctx,
+		J:   j,
+		O:   o,
 	}
-	mock.lockRetry.Lock()
-	mock.calls.Retry = append(mock.calls.Retry, callInfo)
-	mock.lockRetry.Unlock()
-	return mock.RetryFunc(ctx, j, due, cause)
+	mock.lockSettle.Lock()
+	mock.calls.Settle = append(mock.calls.Settle, callInfo)
+	mock.lockSettle.Unlock()
+	return mock.SettleFunc(ctx, j, o)
 }
 
-// RetryCalls gets all the calls that were made to Retry.
+// SettleCalls gets all the calls that were made to Settle.
 // Check the length with:
 //
-//	len(mockedOutbox.RetryCalls())
-func (mock *OutboxMock) RetryCalls() []struct {
-	Ctx   context.Context
-	J     ports.Job
-	Due   time.Time
-	Cause string
+//	len(mockedOutbox.SettleCalls())
+func (mock *OutboxMock) SettleCalls() []struct {
+	Ctx context.Context
+	J   ports.Job
+	O   ports.Outcome
 } {
 	var calls []struct {
-		Ctx   context.Context
-		J     ports.Job
-		Due   time.Time
-		Cause string
+		Ctx context.Context
+		J   ports.Job
+		O   ports.Outcome
 	}
-	mock.lockRetry.RLock()
-	calls = mock.calls.Retry
-	mock.lockRetry.RUnlock()
+	mock.lockSettle.RLock()
+	calls = mock.calls.Settle
+	mock.lockSettle.RUnlock()
 	return calls
 }
