@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := envflag.Parse(fs, "EXCHANGE_SIM_", args, getenv); err != nil {
 		return err
 	}
-	sim, err := exchange.NewSim(exchange.SimConfig{FailureRate: *rate, Latency: *latency})
+	sim, err := exchange.NewVenue(exchange.VenueConfig{FailureRate: *rate, Latency: *latency})
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: exchange.SimHandler(sim), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: exchange.VenueHandler(sim), ReadHeaderTimeout: 5 * time.Second}
 	log.Info("listening", "addr", ln.Addr().String(), "failure_rate", *rate, "latency", latency.String())
 	go func() {
 		<-ctx.Done()
