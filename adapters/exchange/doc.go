@@ -11,8 +11,9 @@
 // for tests, faulty on demand. Its own record of each order is the truth
 // that tests compare ordergate's view with.
 //
-// VenueHandler serves a Venue over HTTP (cmd/exchange-sim) and HTTP is the
-// client for it, which lets tests put a real network and a separate
-// process between ordergate and its exchange. Breaker wraps any Exchange
+// VenueHandler serves a Venue over HTTP and its feed over a WebSocket
+// (cmd/exchange-sim); HTTP and WSFeed are the clients for them, which lets
+// tests put a real network and a separate process between ordergate and
+// its exchange. Breaker wraps any Exchange
 // in a circuit breaker.
 package exchange

@@ -1,9 +1,14 @@
 package exchange
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/ordergate/ordergate/domain"
 )
@@ -59,6 +64,28 @@ func (r PlaceRequest) order() (domain.Order, error) {
 	return domain.New(id, domain.IDTime(id), spec)
 }
 
+// DefaultFeedWriteTimeout is how long VenueHandler lets a feed subscriber
+// take to accept one report before it disconnects it.
+const DefaultFeedWriteTimeout = 5 * time.Second
+
+// HandlerOption tunes VenueHandler.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	writeTimeout time.Duration
+}
+
+// WithFeedWriteTimeout sets how long a feed subscriber may take to accept
+// one report before it is disconnected (DefaultFeedWriteTimeout if d is
+// not positive).
+func WithFeedWriteTimeout(d time.Duration) HandlerOption {
+	return func(c *handlerConfig) {
+		if d > 0 {
+			c.writeTimeout = d
+		}
+	}
+}
+
 // FloodRequest is the body of the venue's POST /flood: see Venue.Flood.
 type FloodRequest struct {
 	PerOrder int     `json:"per_order"`
@@ -77,10 +104,21 @@ type FloodRequest struct {
 //     (StatsResponse).
 //   - POST /flood fills every working order (FloodRequest).
 //   - GET /healthz answers 200.
+//   - GET /feed?session=S&from_seq=N opens the feed as a WebSocket (see
+//     Venue.Subscribe): a hello {"session", "from_seq"} naming the session
+//     and the first number it sends, then one text message per report.
+//     A report the venue no longer keeps answers 410 before the upgrade.
+//     A subscriber that does not take a report within the write timeout is
+//     disconnected; it subscribes again from where it was.
 //
-// Every answer is JSON; an error is {"error": "..."}.
-func VenueHandler(v *Venue) http.Handler {
+// Every other answer is JSON; an error is {"error": "..."}.
+func VenueHandler(v *Venue, opts ...HandlerOption) http.Handler {
+	cfg := handlerConfig{writeTimeout: DefaultFeedWriteTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /feed", func(w http.ResponseWriter, r *http.Request) { serveFeed(w, r, v, cfg) })
 	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
 		var req PlaceRequest
 		if err := decodeBody(w, r, &req); err != nil {
@@ -150,6 +188,80 @@ func VenueHandler(v *Venue) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	return mux
+}
+
+// serveFeed streams v's feed to one WebSocket subscriber. What it holds
+// is bounded: one report at a time, written within the write timeout; a
+// subscriber slower than that is dropped, not buffered for.
+func serveFeed(w http.ResponseWriter, r *http.Request, v *Venue, cfg handlerConfig) {
+	q := r.URL.Query()
+	var from int64 = 1
+	if s := q.Get("from_seq"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "from_seq must be a whole number")
+			return
+		}
+		from = n
+	}
+	sub, err := v.subscribe(r.Context(), q.Get("session"), from)
+	switch {
+	case errors.Is(err, domain.ErrFeedTruncated):
+		writeError(w, http.StatusGone, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	defer sub.Close()
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept answered the client
+	}
+	defer func() { _ = c.CloseNow() }()
+	// The subscriber sends nothing; reading only answers its pings and
+	// close, and ends ctx when it goes.
+	c.SetReadLimit(1 << 10)
+	ctx := c.CloseRead(r.Context())
+
+	write := func(msg []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, cfg.writeTimeout)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, msg)
+	}
+	hello, err := json.Marshal(feedHello{Session: sub.Session(), FromSeq: sub.first})
+	if err != nil || write(hello) != nil {
+		return
+	}
+	for {
+		rep, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return // the subscriber went
+			}
+			code, reason := websocket.StatusTryAgainLater, "subscribe again"
+			switch {
+			case errors.Is(err, domain.ErrFeedTruncated):
+				reason = "fell behind the reports the venue keeps"
+			case errors.Is(err, errFeedDisconnected):
+				reason = "disconnect (fault injection)"
+			case errors.Is(err, ErrUnavailable):
+				code, reason = websocket.StatusGoingAway, "venue closed"
+			}
+			_ = c.Close(code, reason)
+			return
+		}
+		msg, err := encodeReport(rep)
+		if err != nil {
+			_ = c.Close(websocket.StatusInternalError, "cannot encode a report")
+			return
+		}
+		// A write that times out closes the connection: the subscriber is
+		// too slow and resumes with from_seq.
+		if err := write(msg); err != nil {
+			return
+		}
+	}
 }
 
 // decodeBody reads one JSON object of at most 64 KiB into dst, strictly.
