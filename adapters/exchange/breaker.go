@@ -99,7 +99,17 @@ func NewBreaker(inner ports.Exchange, cfg BreakerConfig) *Breaker {
 
 // Place calls the exchange unless the circuit is open.
 func (b *Breaker) Place(ctx context.Context, o domain.Order) error {
-	_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, b.inner.Place(ctx, o) })
+	return b.call(func() error { return b.inner.Place(ctx, o) })
+}
+
+// Cancel calls the exchange unless the circuit is open. Cancels and
+// placements go through one circuit: both tell whether the exchange is up.
+func (b *Breaker) Cancel(ctx context.Context, id domain.ID) error {
+	return b.call(func() error { return b.inner.Cancel(ctx, id) })
+}
+
+func (b *Breaker) call(f func() error) error {
+	_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, f() })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return ErrCircuitOpen
 	}

@@ -91,3 +91,44 @@ func TestBreakerIgnoresABurstOfFailuresFromAHealthyExchange(t *testing.T) {
 		t.Errorf("state after 100 failures within the quiet period = %s; want closed", b.State())
 	}
 }
+
+func TestBreakerPassesCancel(t *testing.T) {
+	var failing atomic.Bool
+	inner := &mocks.ExchangeMock{
+		PlaceFunc: func(ctx context.Context, o domain.Order) error { return exchange.ErrUnavailable },
+		CancelFunc: func(ctx context.Context, id domain.ID) error {
+			if failing.Load() {
+				return exchange.ErrCancelUnavailable
+			}
+			return fmt.Errorf("too late: filled: %w", domain.ErrRejected)
+		},
+	}
+	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Failures: 2, Quiet: time.Nanosecond, OpenFor: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx := context.Background()
+	id := domain.NewID(t0)
+
+	if err := b.Cancel(ctx, id); !errors.Is(err, domain.ErrRejected) {
+		t.Fatalf("Cancel = %v; want the refusal passed through", err)
+	}
+	if got := inner.CancelCalls(); len(got) != 1 || got[0].ID != id {
+		t.Fatalf("inner cancels %+v; want one for %s", got, id)
+	}
+	// Cancels and placements share the circuit: failures of either open
+	// it for both.
+	failing.Store(true)
+	if err := b.Cancel(ctx, id); !errors.Is(err, exchange.ErrCancelUnavailable) {
+		t.Fatalf("Cancel = %v; want the exchange's error", err)
+	}
+	if err := b.Place(ctx, order(t)); !errors.Is(err, exchange.ErrUnavailable) {
+		t.Fatalf("Place = %v; want the exchange's error", err)
+	}
+	if b.State() != ports.GateOpen {
+		t.Fatalf("state = %s; want open", b.State())
+	}
+	if err := b.Cancel(ctx, id); !errors.Is(err, exchange.ErrCircuitOpen) {
+		t.Errorf("Cancel on an open circuit = %v; want ErrCircuitOpen", err)
+	}
+	if n := len(inner.CancelCalls()); n != 2 {
+		t.Errorf("inner cancels %d; want 2 (none while open)", n)
+	}
+}

@@ -16,20 +16,20 @@ import (
 
 var _ ports.Exchange = (*HTTP)(nil)
 
-// HTTP places orders at an exchange that speaks the simulator's HTTP
-// protocol (SimHandler): POST {base}/orders with the order and its ID as the
-// client order ID.
+// HTTP places and cancels orders at an exchange that speaks the venue's
+// HTTP protocol (VenueHandler): POST {base}/orders with the order and its
+// ID as the client order ID, POST {base}/orders/{id}/cancel.
 type HTTP struct {
-	endpoint string
-	client   *http.Client
+	base   *url.URL
+	client *http.Client
 }
 
 // NewHTTP returns a client for the exchange at baseURL (http or https).
 // timeout bounds each call, connection included.
 func NewHTTP(baseURL string, timeout time.Duration) (*HTTP, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("exchange: %q is not an http:// or https:// URL", baseURL)
+	u, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
 	}
 	if timeout <= 0 {
 		return nil, fmt.Errorf("exchange: timeout %s must be positive", timeout)
@@ -37,10 +37,16 @@ func NewHTTP(baseURL string, timeout time.Duration) (*HTTP, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// One connection per concurrent call; the dispatcher bounds how many.
 	t.MaxIdleConnsPerHost = 1024
-	return &HTTP{
-		endpoint: u.JoinPath("orders").String(),
-		client:   &http.Client{Timeout: timeout, Transport: t},
-	}, nil
+	return &HTTP{base: u, client: &http.Client{Timeout: timeout, Transport: t}}, nil
+}
+
+// parseBaseURL checks baseURL is an http:// or https:// URL with a host.
+func parseBaseURL(baseURL string) (*url.URL, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("exchange: %q is not an http:// or https:// URL", baseURL)
+	}
+	return u, nil
 }
 
 // Place sends o. Connection errors, timeouts, 429 and 5xx answers are
@@ -54,14 +60,34 @@ func (h *HTTP) Place(ctx context.Context, o domain.Order) error {
 	if err != nil {
 		return fmt.Errorf("exchange: encode order %s: %w", o.ID, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.endpoint, bytes.NewReader(body))
+	return h.post(ctx, h.base.JoinPath("orders"), body, "place order "+o.ID.String())
+}
+
+// Cancel asks the exchange to cancel the order with the given client order
+// ID. Errors are classified as Place's are: a 4xx other than 429 means the
+// exchange refused the cancel (an unknown or finished order) and wraps
+// domain.ErrRejected.
+func (h *HTTP) Cancel(ctx context.Context, id domain.ID) error {
+	if id.IsZero() {
+		return fmt.Errorf("exchange: order to cancel is missing: %w", domain.ErrRejected)
+	}
+	return h.post(ctx, h.base.JoinPath("orders", id.String(), "cancel"), nil, "cancel order "+id.String())
+}
+
+// post sends body (none if nil) to u and classifies the answer. An answer
+// other than success is a StatusError, whose message is the exchange's
+// own; what names the call in other errors.
+func (h *HTTP) post(ctx context.Context, u *url.URL, body []byte, what string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("exchange: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("exchange: place order %s: %w", o.ID, err)
+		return fmt.Errorf("exchange: %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))

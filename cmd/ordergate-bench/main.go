@@ -127,4 +127,7 @@ func (nullStore) Order(context.Context, domain.ID) (domain.Order, error) {
 	return domain.Order{}, domain.ErrNotFound
 }
 func (nullStore) List(context.Context, ports.ListQuery) ([]domain.Order, error) { return nil, nil }
-func (nullStore) Ping(context.Context) error                                    { return nil }
+func (nullStore) Cancel(context.Context, domain.ID, ports.CancelFunc) (domain.Order, error) {
+	return domain.Order{}, domain.ErrNotFound
+}
+func (nullStore) Ping(context.Context) error { return nil }

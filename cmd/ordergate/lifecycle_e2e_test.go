@@ -263,8 +263,8 @@ func checkNoReportLost(t *testing.T, dsn string, sim *process) {
 	defer db.Close()
 	var execs, aside, last int64
 	for q, v := range map[string]*int64{
-		"SELECT count(*) FROM executions":                      &execs,
-		"SELECT count(*) FROM unknown_reports":                 &aside,
+		"SELECT count(*) FROM executions":                       &execs,
+		"SELECT count(*) FROM unknown_reports":                  &aside,
 		"SELECT coalesce(max(last_seq), 0) FROM feed_positions": &last,
 	} {
 		if err := db.Bun().NewRaw(q).Scan(ctx, v); err != nil {

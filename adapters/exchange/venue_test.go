@@ -10,39 +10,35 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ordergate/ordergate/adapters/exchange"
 	"github.com/ordergate/ordergate/domain"
 )
 
-var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-
-// order returns a new valid market order with a fresh ID.
-func order(t *testing.T) domain.Order {
-	t.Helper()
-	o, err := domain.New(domain.NewID(t0), t0, domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1})
-	if err != nil {
-		t.Fatal(err)
+// placed returns how many times the venue placed the order with the given
+// ID: 0 or 1, since repeats are acknowledged without placing.
+func placed(v *exchange.Venue, id domain.ID) int {
+	if _, ok := v.Order(id); ok {
+		return 1
 	}
-	return o
+	return 0
 }
 
-func newSim(t *testing.T, cfg exchange.SimConfig) *exchange.Sim {
-	t.Helper()
-	s, err := exchange.NewSim(cfg)
-	if err != nil {
-		t.Fatal(err)
+func orderIDs(recs []exchange.VenueOrder) []domain.ID {
+	ids := make([]domain.ID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
 	}
-	return s
+	return ids
 }
 
-// always makes the simulator's dice return v: below FailureRate fails, at
-// or above it succeeds.
-func always(v float64) func() float64 { return func() float64 { return v } }
+// ignoreReports leaves the feed out of the placement counters.
+var ignoreReports = cmpopts.IgnoreFields(exchange.VenueStats{}, "Reports")
 
-func TestSimFailsAtOnceWithTheReferenceMessage(t *testing.T) {
+func TestVenueFailsAtOnceWithTheReferenceMessage(t *testing.T) {
 	// An hour of latency: if the failure path waited, the test would time out.
-	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Hour, Rand: always(0.05)})
+	s := newVenue(t, exchange.VenueConfig{FailureRate: 0.1, Latency: time.Hour, Rand: always(0.05)})
 	o := order(t)
 	err := s.Place(context.Background(), o)
 	if !errors.Is(err, exchange.ErrUnavailable) {
@@ -54,15 +50,15 @@ func TestSimFailsAtOnceWithTheReferenceMessage(t *testing.T) {
 	if errors.Is(err, domain.ErrRejected) {
 		t.Error("the connection failure matches ErrRejected; it must be transient")
 	}
-	if diff := cmp.Diff(exchange.SimStats{Calls: 1, Failures: 1}, s.Stats()); diff != "" {
+	if diff := cmp.Diff(exchange.VenueStats{Calls: 1, Failures: 1}, s.Stats(), ignoreReports); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-	if got := s.Placements(o.ID); got != 0 {
-		t.Errorf("Placements = %d after a failed call; want 0", got)
+	if got := placed(s, o.ID); got != 0 {
+		t.Errorf("placed = %d after a failed call; want 0", got)
 	}
 }
 
-func TestSimFailureRateDecides(t *testing.T) {
+func TestVenueFailureRateDecides(t *testing.T) {
 	tests := []struct {
 		rate, dice float64
 		fail       bool
@@ -75,7 +71,7 @@ func TestSimFailureRateDecides(t *testing.T) {
 		{1, 0.9999, true},
 	}
 	for _, tt := range tests {
-		s := newSim(t, exchange.SimConfig{FailureRate: tt.rate, Rand: always(tt.dice)})
+		s := newVenue(t, exchange.VenueConfig{FailureRate: tt.rate, Rand: always(tt.dice)})
 		err := s.Place(context.Background(), order(t))
 		if got := errors.Is(err, exchange.ErrUnavailable); got != tt.fail || (!tt.fail && err != nil) {
 			t.Errorf("rate %v, dice %v: Place error = %v; want failure %v", tt.rate, tt.dice, err, tt.fail)
@@ -83,25 +79,25 @@ func TestSimFailureRateDecides(t *testing.T) {
 	}
 }
 
-func TestSimPlacesAfterTheLatency(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Millisecond, Rand: always(0.5)})
+func TestVenuePlacesAfterTheLatency(t *testing.T) {
+	s := newVenue(t, exchange.VenueConfig{FailureRate: 0.1, Latency: time.Millisecond, Rand: always(0.5)})
 	o := order(t)
 	if err := s.Place(context.Background(), o); err != nil {
 		t.Fatalf("Place error: %v", err)
 	}
-	if got := s.Placements(o.ID); got != 1 {
-		t.Errorf("Placements = %d; want 1", got)
+	if got := placed(s, o.ID); got != 1 {
+		t.Errorf("placed = %d; want 1", got)
 	}
-	if diff := cmp.Diff([]domain.ID{o.ID}, s.PlacedIDs()); diff != "" {
-		t.Errorf("PlacedIDs (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]domain.ID{o.ID}, orderIDs(s.Orders())); diff != "" {
+		t.Errorf("Orders (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(exchange.SimStats{Calls: 1, Placed: 1}, s.Stats()); diff != "" {
+	if diff := cmp.Diff(exchange.VenueStats{Calls: 1, Placed: 1}, s.Stats(), ignoreReports); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
 
-func TestSimAcknowledgesRepeatsWithoutPlacingTwice(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{Rand: always(0.5)})
+func TestVenueAcknowledgesRepeatsWithoutPlacingTwice(t *testing.T) {
+	s := newVenue(t, exchange.VenueConfig{Rand: always(0.5)})
 	o, other := order(t), order(t)
 	for range 3 {
 		if err := s.Place(context.Background(), o); err != nil {
@@ -111,25 +107,24 @@ func TestSimAcknowledgesRepeatsWithoutPlacingTwice(t *testing.T) {
 	if err := s.Place(context.Background(), other); err != nil {
 		t.Fatalf("Place error: %v", err)
 	}
-	if got := s.Placements(o.ID); got != 1 {
-		t.Errorf("Placements(repeated) = %d; want 1", got)
+	if got := placed(s, o.ID); got != 1 {
+		t.Errorf("placed(repeated) = %d; want 1", got)
 	}
-	if got := s.Placements(domain.NewID(t0)); got != 0 {
-		t.Errorf("Placements(never sent) = %d; want 0", got)
+	if got := placed(s, domain.NewID(t0)); got != 0 {
+		t.Errorf("placed(never sent) = %d; want 0", got)
 	}
-	if diff := cmp.Diff(exchange.SimStats{Calls: 4, Placed: 2, Duplicates: 2}, s.Stats()); diff != "" {
+	if diff := cmp.Diff(exchange.VenueStats{Calls: 4, Placed: 2, Duplicates: 2}, s.Stats(), ignoreReports); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-	if got := len(s.PlacedIDs()); got != 2 {
-		t.Errorf("len(PlacedIDs) = %d; want 2", got)
+	if got := len(orderIDs(s.Orders())); got != 2 {
+		t.Errorf("len(Orders) = %d; want 2", got)
 	}
 }
 
-func TestSimRepeatAfterAFailureIsThePlacement(t *testing.T) {
+func TestVenueRepeatAfterAFailureIsThePlacement(t *testing.T) {
 	// The dispatcher's retry after ErrUnavailable must place the order: the
 	// failed call placed nothing, so the retry is no duplicate.
-	dice := []float64{0.05, 0.5, 0.5}
-	s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Rand: func() float64 { d := dice[0]; dice = dice[1:]; return d }})
+	s := newVenue(t, exchange.VenueConfig{FailureRate: 0.1, Rand: dice(0.05, 0.5, 0.5)})
 	o := order(t)
 	wantErrs := []error{exchange.ErrUnavailable, nil, nil}
 	for i, want := range wantErrs {
@@ -137,12 +132,12 @@ func TestSimRepeatAfterAFailureIsThePlacement(t *testing.T) {
 			t.Fatalf("call %d: Place error = %v; want %v", i+1, err, want)
 		}
 	}
-	if diff := cmp.Diff(exchange.SimStats{Calls: 3, Failures: 1, Placed: 1, Duplicates: 1}, s.Stats()); diff != "" {
+	if diff := cmp.Diff(exchange.VenueStats{Calls: 3, Failures: 1, Placed: 1, Duplicates: 1}, s.Stats(), ignoreReports); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
 
-func TestSimMissingOrderIsPermanent(t *testing.T) {
+func TestVenueMissingOrderIsPermanent(t *testing.T) {
 	tests := []struct {
 		name string
 		dice float64
@@ -153,7 +148,7 @@ func TestSimMissingOrderIsPermanent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSim(t, exchange.SimConfig{FailureRate: 0.1, Latency: time.Hour, Rand: always(tt.dice)})
+			s := newVenue(t, exchange.VenueConfig{FailureRate: 0.1, Latency: time.Hour, Rand: always(tt.dice)})
 			err := s.Place(context.Background(), domain.Order{Quantity: 1})
 			if !errors.Is(err, domain.ErrRejected) {
 				t.Fatalf("Place error = %v; want ErrRejected", err)
@@ -161,18 +156,18 @@ func TestSimMissingOrderIsPermanent(t *testing.T) {
 			if errors.Is(err, exchange.ErrUnavailable) || !strings.Contains(err.Error(), "order is missing") {
 				t.Errorf("Place error = %q; want only the missing-order refusal", err)
 			}
-			if diff := cmp.Diff(exchange.SimStats{Calls: 1, Rejected: 1}, s.Stats()); diff != "" {
+			if diff := cmp.Diff(exchange.VenueStats{Calls: 1, Rejected: 1}, s.Stats(), ignoreReports); diff != "" {
 				t.Errorf("stats (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestSimCancelDuringTheLatency(t *testing.T) {
+func TestVenueCancelDuringTheLatency(t *testing.T) {
 	// Rand runs after the up-front context check and just before the wait,
 	// so once it has run, only the wait itself can notice the cancellation.
 	rolled := make(chan struct{})
-	s := newSim(t, exchange.SimConfig{Latency: time.Hour, Rand: func() float64 { close(rolled); return 0.5 }})
+	s := newVenue(t, exchange.VenueConfig{Latency: time.Hour, Rand: func() float64 { close(rolled); return 0.5 }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	o := order(t)
@@ -191,16 +186,16 @@ func TestSimCancelDuringTheLatency(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Place did not return after its context was cancelled")
 	}
-	if diff := cmp.Diff(exchange.SimStats{Calls: 1, Cancelled: 1}, s.Stats()); diff != "" {
+	if diff := cmp.Diff(exchange.VenueStats{Calls: 1, Cancelled: 1}, s.Stats(), ignoreReports); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-	if got := s.Placements(o.ID); got != 0 {
-		t.Errorf("Placements = %d after a cancelled call; want 0", got)
+	if got := placed(s, o.ID); got != 0 {
+		t.Errorf("placed = %d after a cancelled call; want 0", got)
 	}
 }
 
-func TestSimDeadlineEndsTheWait(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{Latency: time.Hour, Rand: always(0.5)})
+func TestVenueDeadlineEndsTheWait(t *testing.T) {
+	s := newVenue(t, exchange.VenueConfig{Latency: time.Hour, Rand: always(0.5)})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
@@ -215,59 +210,59 @@ func TestSimDeadlineEndsTheWait(t *testing.T) {
 	}
 }
 
-func TestSimAlreadyCancelledPlacesNothing(t *testing.T) {
+func TestVenueAlreadyCancelledPlacesNothing(t *testing.T) {
 	// Latency 0 never waits, so only the up-front check can stop the call.
-	s := newSim(t, exchange.SimConfig{Rand: always(0.5)})
+	s := newVenue(t, exchange.VenueConfig{Rand: always(0.5)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	o := order(t)
 	if err := s.Place(ctx, o); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Place error = %v; want context.Canceled", err)
 	}
-	if got := s.Placements(o.ID); got != 0 {
-		t.Errorf("Placements = %d after a cancelled call; want 0", got)
+	if got := placed(s, o.ID); got != 0 {
+		t.Errorf("placed = %d after a cancelled call; want 0", got)
 	}
 }
 
-func TestNewSimValidates(t *testing.T) {
+func TestNewVenueValidates(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   exchange.SimConfig
+		cfg   exchange.VenueConfig
 		field string // in the error, or "" for a valid config
 	}{
-		{"zero value", exchange.SimConfig{}, ""},
-		{"defaults", exchange.SimConfig{FailureRate: exchange.DefaultFailureRate, Latency: exchange.DefaultLatency}, ""},
-		{"always fails", exchange.SimConfig{FailureRate: 1}, ""},
-		{"negative rate", exchange.SimConfig{FailureRate: -0.1}, "FailureRate"},
-		{"rate above 1", exchange.SimConfig{FailureRate: 1.1}, "FailureRate"},
-		{"NaN rate", exchange.SimConfig{FailureRate: math.NaN()}, "FailureRate"},
-		{"infinite rate", exchange.SimConfig{FailureRate: math.Inf(1)}, "FailureRate"},
-		{"negative latency", exchange.SimConfig{Latency: -time.Nanosecond}, "Latency"},
+		{"zero value", exchange.VenueConfig{}, ""},
+		{"defaults", exchange.VenueConfig{FailureRate: exchange.DefaultFailureRate, Latency: exchange.DefaultLatency}, ""},
+		{"always fails", exchange.VenueConfig{FailureRate: 1}, ""},
+		{"negative rate", exchange.VenueConfig{FailureRate: -0.1}, "FailureRate"},
+		{"rate above 1", exchange.VenueConfig{FailureRate: 1.1}, "FailureRate"},
+		{"NaN rate", exchange.VenueConfig{FailureRate: math.NaN()}, "FailureRate"},
+		{"infinite rate", exchange.VenueConfig{FailureRate: math.Inf(1)}, "FailureRate"},
+		{"negative latency", exchange.VenueConfig{Latency: -time.Nanosecond}, "Latency"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := exchange.NewSim(tt.cfg)
+			s, err := exchange.NewVenue(tt.cfg)
 			if tt.field == "" {
 				if err != nil || s == nil {
-					t.Errorf("NewSim(%+v) = %v, %v; want a simulator", tt.cfg, s, err)
+					t.Errorf("NewVenue(%+v) = %v, %v; want a simulator", tt.cfg, s, err)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.field) {
-				t.Errorf("NewSim(%+v) error = %v; want an error naming %s", tt.cfg, err, tt.field)
+				t.Errorf("NewVenue(%+v) error = %v; want an error naming %s", tt.cfg, err, tt.field)
 			}
 		})
 	}
 }
 
-func TestSimDefaultsAreTheReference(t *testing.T) {
+func TestVenueDefaultsAreTheReference(t *testing.T) {
 	if exchange.DefaultFailureRate != 0.1 || exchange.DefaultLatency != 500*time.Millisecond {
 		t.Errorf("defaults = %v, %s; want 0.1 and 500ms", exchange.DefaultFailureRate, exchange.DefaultLatency)
 	}
 }
 
-func TestSimConcurrentCounts(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{})
+func TestVenueConcurrentCounts(t *testing.T) {
+	s := newVenue(t, exchange.VenueConfig{})
 	const n, workers = 1000, 8
 	orders := make([]domain.Order, n)
 	for i := range orders {
@@ -290,28 +285,30 @@ func TestSimConcurrentCounts(t *testing.T) {
 	wg.Wait()
 
 	// The 100 multiples of 10 get 8 calls each, the other 900 orders one.
-	want := exchange.SimStats{Calls: 900 + 100*workers, Placed: n, Duplicates: 100 * (workers - 1)}
+	// Each order of 1, placed, is acknowledged and filled at once: two
+	// reports.
+	want := exchange.VenueStats{Calls: 900 + 100*workers, Placed: n, Duplicates: 100 * (workers - 1), Reports: 2 * n}
 	if diff := cmp.Diff(want, s.Stats()); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 	for _, o := range orders {
-		if got := s.Placements(o.ID); got != 1 {
+		if got := placed(s, o.ID); got != 1 {
 			t.Fatalf("order %s placed %d times; want 1", o.ID, got)
 		}
 	}
-	ids := s.PlacedIDs()
+	ids := orderIDs(s.Orders())
 	if len(ids) != n {
-		t.Fatalf("len(PlacedIDs) = %d; want %d", len(ids), n)
+		t.Fatalf("len(Orders) = %d; want %d", len(ids), n)
 	}
 	for i := 1; i < len(ids); i++ {
 		if ids[i-1].String() >= ids[i].String() {
-			t.Fatalf("PlacedIDs not in ID order at %d: %s, %s", i, ids[i-1], ids[i])
+			t.Fatalf("Orders not in ID order at %d: %s, %s", i, ids[i-1], ids[i])
 		}
 	}
 }
 
-func TestSimReferenceFailureShare(t *testing.T) {
-	s := newSim(t, exchange.SimConfig{FailureRate: exchange.DefaultFailureRate})
+func TestVenueReferenceFailureShare(t *testing.T) {
+	s := newVenue(t, exchange.VenueConfig{FailureRate: exchange.DefaultFailureRate})
 	o := order(t)
 	const n = 20000
 	for range n {
