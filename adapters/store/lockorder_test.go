@@ -96,3 +96,67 @@ func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
 		t.Errorf("order: %s, %v; want placed", got.Status, err)
 	}
 }
+
+// TestPostgresCancelWaitsForAClaimUnderWay cancels an order while a claim
+// of its placement job is being committed: the cancel waits for the claim
+// and counts the placement as sent (pending_cancel), instead of canceling
+// at once an order whose placement is about to go out.
+func TestPostgresCancelWaitsForAClaimUnderWay(t *testing.T) {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	app := "ordergate_cancelclaim_" + hex.EncodeToString(b[:])
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	db := storetest.MustOpen(t, u.String())
+	o := newOrder(t, t0, false)
+	mustCreate(t, db, o)
+
+	// A claim under way: its update of the job is not committed yet.
+	claim, err := db.Bun().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer claim.Close()
+	if _, err := claim.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := claim.ExecContext(ctx, "UPDATE jobs SET attempts = attempts + 1, due_at = ? WHERE order_id = ?", t0.Add(time.Minute), o.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan domain.Order, 1)
+	go func() {
+		got, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second)))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- got
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := db.Bun().QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'", app).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cancel did not wait for the claim under way")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := claim.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; got.Status != domain.PendingCancel {
+		t.Errorf("cancel racing a claim = %s; want pending_cancel: the placement is going out", got.Status)
+	}
+	if n := count(t, db, "jobs"); n != 2 {
+		t.Errorf("%d jobs; want the placement's and the cancel's", n)
+	}
+}

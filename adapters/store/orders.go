@@ -455,9 +455,17 @@ func cancelIn(ctx context.Context, tx bun.Tx, id domain.ID, apply ports.CancelFu
 		return domain.Order{}, orderNotFound(id)
 	}
 	// A placement job never claimed was never sent; once claimed, the call
-	// may have reached the exchange whatever became of it.
+	// may have reached the exchange whatever became of it. The job is
+	// locked (after its order, as everywhere) so that a claim committing
+	// now is waited for and counted: read without the lock, a job claimed
+	// this very moment would look unsent, and the order would be canceled
+	// here while its placement goes out.
 	var place jobRow
-	err = tx.NewSelect().Model(&place).Where("order_id = ?", id.String()).Where("kind = ?", string(ports.JobPlace)).Scan(ctx)
+	q := tx.NewSelect().Model(&place).Where("order_id = ?", id.String()).Where("kind = ?", string(ports.JobPlace))
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	err = q.Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return domain.Order{}, err
 	}

@@ -205,8 +205,8 @@ func checkInvariants(t *testing.T, base string, sim *process, l *load) {
 			t.Errorf("order %s got a 201 but is not stored", id)
 			continue
 		}
-		if o.Status != "placed" {
-			t.Errorf("order %s is %s; want placed", id, o.Status)
+		if !acknowledged(o.Status) {
+			t.Errorf("order %s is %s; want acknowledged by the exchange (placed, or filling)", id, o.Status)
 		}
 	}
 	if extra := len(stored) - len(l.created); extra < 0 || extra > l.gaveUp {

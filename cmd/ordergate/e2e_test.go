@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ordergate/ordergate/cmd/internal/proc"
+	"github.com/ordergate/ordergate/domain"
 )
 
 // buildDir holds the binaries the end-to-end tests build once per run.
@@ -147,6 +148,12 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 	}
 }
 
+// acknowledged reports whether an order in status s reached the exchange
+// and was taken: placed, filling, filled, or ended there since.
+func acknowledged(s string) bool {
+	return s != string(domain.Pending) && s != string(domain.Rejected)
+}
+
 type orderJSON struct {
 	ID                string       `json:"id"`
 	Status            string       `json:"status"`
@@ -249,7 +256,7 @@ func TestEndToEndPlacementSurvivesExchangeOutageAndRestart(t *testing.T) {
 	up := start(t, append(common, "--sim-failure-rate", "0", "--sim-latency", "10ms")...)
 	waitUntil(t, 30*time.Second, "every order to be placed after the restart", func() bool {
 		for _, id := range ids {
-			if getOrder(t, up, id).Status != "placed" {
+			if !acknowledged(getOrder(t, up, id).Status) {
 				return false
 			}
 		}

@@ -86,7 +86,7 @@ func sendLifecycle(t *testing.T, base func() string, n, workers int) *lifecycleL
 				l.mu.Unlock()
 				if i%4 == 0 {
 					time.Sleep(time.Duration(rng.IntN(600)) * time.Millisecond)
-					code := deleteOrder(t, client, base(), id)
+					code := deleteOrder(t, client, base, id)
 					l.mu.Lock()
 					l.canceled[id] = code
 					l.mu.Unlock()
@@ -102,19 +102,22 @@ func sendLifecycle(t *testing.T, base func() string, n, workers int) *lifecycleL
 	return l
 }
 
-func deleteOrder(t *testing.T, client *http.Client, base, id string) int {
+// deleteOrder cancels the order, asking again (cancels are idempotent)
+// until an answer other than a 500 comes or 30 s pass.
+func deleteOrder(t *testing.T, client *http.Client, base func() string, id string) int {
 	t.Helper()
-	for range 100 {
-		req, _ := http.NewRequest(http.MethodDelete, base+"/orders/"+id, nil)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodDelete, base()+"/orders/"+id, nil)
 		resp, err := client.Do(req)
 		if err != nil {
-			time.Sleep(20 * time.Millisecond)
 			continue
 		}
 		resp.Body.Close()
-		return resp.StatusCode
+		if resp.StatusCode != http.StatusInternalServerError {
+			return resp.StatusCode
+		}
 	}
-	t.Errorf("DELETE /orders/%s got no answer", id)
+	t.Errorf("DELETE /orders/%s got no answer in 30 s", id)
 	return 0
 }
 
@@ -356,7 +359,9 @@ func TestLifecycleStandbyIngestersOnPostgres(t *testing.T) {
 	start(t, args("dispatcher")...)
 	ingesters := []*process{start(t, args("ingester")...), start(t, args("ingester")...)}
 	done := make(chan *lifecycleLoad)
-	go func() { done <- sendLifecycle(t, func() string { return api.url("") }, 500, 12) }()
+	// Enough orders that the stream outlasts three takeovers of a few
+	// seconds each.
+	go func() { done <- sendLifecycle(t, func() string { return api.url("") }, 1200, 12) }()
 
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -383,7 +388,7 @@ func TestLifecycleStandbyIngestersOnPostgres(t *testing.T) {
 		select {
 		case l = <-done:
 		case <-watch.C:
-			if len(takeovers) == 3 || countOrders(api) < (len(takeovers)+1)*120 {
+			if len(takeovers) == 3 || countOrders(api) < (len(takeovers)+1)*150 {
 				continue
 			}
 			victim := active()
@@ -475,9 +480,12 @@ func TestCancelEndToEnd(t *testing.T) {
 
 	// Racing the fills of market orders: each ends as the venue says.
 	outcomes := map[string]int{}
-	for range 10 {
+	for i := range 12 {
 		id := post(p, market)
 		placed(id)
+		// The fills come within 300 ms of the acknowledgement: cancels sent
+		// at moments across it meet them at every stage.
+		time.Sleep(time.Duration(i) * 30 * time.Millisecond)
 		if code, _ := cancel(p, id); code != http.StatusAccepted && code != http.StatusConflict {
 			t.Errorf("cancel racing fills = %d; want 202 (or 409 once filled)", code)
 		}

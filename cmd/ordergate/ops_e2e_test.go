@@ -126,7 +126,7 @@ func TestEndToEndOperations(t *testing.T) {
 	}
 	waitUntil(t, 30*time.Second, "every order placed", func() bool {
 		for _, id := range ids {
-			if getOrder(t, p, id).Status != "placed" {
+			if !acknowledged(getOrder(t, p, id).Status) {
 				return false
 			}
 		}

@@ -85,7 +85,7 @@ func TestFullAppWithTheExchangeSwappedForAMock(t *testing.T) {
 		}
 		defer r.Body.Close()
 		b, _ := io.ReadAll(r.Body)
-		return strings.Contains(string(b), `"status":"placed"`)
+		return strings.Contains(string(b), `"status":"placed"`) // the mock sends no fills
 	})
 	if n := len(exchange.PlaceCalls()); n != 1 {
 		t.Errorf("mock exchange called %d times; want 1", n)
