@@ -224,9 +224,6 @@ func (in *Ingester) follow(ctx context.Context) {
 	}
 }
 
-// errReplay ends a subscription whose sequence has a gap.
-var errReplay = errors.New("gap in the feed: replaying")
-
 // stream subscribes after last (a report of session) and applies what
 // arrives until the subscription ends. It returns the venue's session, and
 // a nil error when the subscription ended for a replay or a reconnect that

@@ -206,7 +206,7 @@ type feedCounts struct {
 	events map[ports.FeedEvent]int
 }
 
-func (c *feedCounts) ReportReceived(domain.ReportKind)                    {}
+func (c *feedCounts) ReportReceived(domain.ReportKind)                   {}
 func (c *feedCounts) BatchApplied(ports.Batch, ports.Applied, time.Time) {}
 func (c *feedCounts) Event(e ports.FeedEvent) {
 	c.mu.Lock()

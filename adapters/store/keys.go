@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -77,19 +75,13 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 
 // keyed returns the order recorded under key, if any.
 func (d *DB) keyed(ctx context.Context, key domain.IdempotencyKey) (domain.Order, bool, error) {
-	var row orderRow
-	err := d.db.NewSelect().Model(&row).
-		Where("id = (SELECT order_id FROM idempotency_keys WHERE key = ?)", string(key)).
-		Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
+	orders, err := snapshot(ctx, d.db, d.db.NewSelect().Model((*orderRow)(nil)).
+		Where("id = (SELECT order_id FROM idempotency_keys WHERE key = ?)", string(key)), "")
+	if err != nil {
+		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
+	}
+	if len(orders) == 0 {
 		return domain.Order{}, false, nil
-	}
-	if err != nil {
-		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
-	}
-	orders, err := withFills(ctx, d.db, []orderRow{row})
-	if err != nil {
-		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
 	}
 	return orders[0], true, nil
 }

@@ -205,7 +205,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		ghost := newOrder(t, t0.Add(time.Second), false) // never stored
 		fill := report(1, o, domain.ReportPartialFill, 4, 10000, t0)
 		again := fill
-		again.Seq = 2 // the same execution under a new number
+		again.Seq = 2                                         // the same execution under a new number
 		over := report(3, o, domain.ReportFill, 7, 10000, t0) // 4 + 7 > 10
 		b := ports.Batch{Session: "s1", After: 0, At: t0, Reports: []domain.Report{fill, again, over, report(4, ghost, domain.ReportAck, 0, 0, t0)}}
 		applied, err := db.ApplyReports(ctx, b)
@@ -224,6 +224,58 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if _, seq, _ := db.FeedPosition(ctx, "s1"); seq != 4 {
 			t.Errorf("position %d; want 4: reports kept aside are passed, not blocking", seq)
 		}
+	})
+
+	t.Run("reads see an order and its fills from one moment while fills commit", func(t *testing.T) {
+		db := open(t)
+		const n, rounds = 10, 30
+		orders := make([]domain.Order, n)
+		for i := range orders {
+			p := domain.PriceFromCents(10000)
+			o, err := domain.New(domain.NewID(t0.Add(time.Duration(i)*time.Millisecond)), t0, domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &p, Quantity: rounds})
+			if err != nil {
+				t.Fatal(err)
+			}
+			orders[i] = o
+			mustCreate(t, db, o)
+		}
+		done := make(chan struct{})
+		errs := make(chan error, 1)
+		go func() {
+			defer close(done)
+			var seq int64
+			for range rounds {
+				b := ports.Batch{Session: "s1", After: seq, At: t0}
+				for _, o := range orders {
+					seq++
+					b.Reports = append(b.Reports, report(seq, o, domain.ReportPartialFill, 1, 10000, t0))
+				}
+				if _, err := db.ApplyReports(ctx, b); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+		reads := 0
+		for running := true; running; reads++ {
+			select {
+			case <-done:
+				running = false
+			default:
+			}
+			if _, err := db.List(ctx, ports.ListQuery{Limit: n}); err != nil {
+				t.Fatalf("List while fills commit (read %d): %v", reads, err)
+			}
+			if _, err := db.Order(ctx, orders[reads%n].ID); err != nil {
+				t.Fatalf("Order while fills commit (read %d): %v", reads, err)
+			}
+		}
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		default:
+		}
+		t.Logf("%d consistent reads while %d fills committed", 2*reads, n*rounds)
 	})
 
 	t.Run("the latest session's position is the feed's", func(t *testing.T) {

@@ -80,7 +80,9 @@ func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
 	complete, reject := make(chan error, 1), make(chan error, 1)
 	go func() { complete <- db.SettleTx(ctx, old, ports.Outcome{Result: ports.Done, At: t0}) }()
 	waiting(1)
-	go func() { reject <- db.SettleTx(ctx, fresh, ports.Outcome{Result: ports.Refused, At: t0, Cause: "refused"}) }()
+	go func() {
+		reject <- db.SettleTx(ctx, fresh, ports.Outcome{Result: ports.Refused, At: t0, Cause: "refused"})
+	}()
 	waiting(2)
 	if _, err := admin.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)

@@ -109,17 +109,12 @@ func (d *DB) Create(ctx context.Context, o domain.Order) error {
 // Order returns the order with the given ID, or an error wrapping
 // domain.ErrNotFound.
 func (d *DB) Order(ctx context.Context, id domain.ID) (domain.Order, error) {
-	var row orderRow
-	err := d.db.NewSelect().Model(&row).Where("id = ?", id.String()).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
+	orders, err := snapshot(ctx, d.db, d.db.NewSelect().Model((*orderRow)(nil)).Where("id = ?", id.String()), "")
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("store: read order %s: %w", id, err)
+	}
+	if len(orders) == 0 {
 		return domain.Order{}, orderNotFound(id)
-	}
-	if err != nil {
-		return domain.Order{}, fmt.Errorf("store: read order %s: %w", id, err)
-	}
-	orders, err := withFills(ctx, d.db, []orderRow{row})
-	if err != nil {
-		return domain.Order{}, fmt.Errorf("store: read order %s: %w", id, err)
 	}
 	return orders[0], nil
 }
@@ -129,18 +124,84 @@ func (d *DB) List(ctx context.Context, q ports.ListQuery) ([]domain.Order, error
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("store: list limit %d must be at least 1", q.Limit)
 	}
-	var rows []orderRow
-	sel := d.db.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(q.Limit))
+	sel := d.db.NewSelect().Model((*orderRow)(nil)).OrderExpr("id DESC").Limit(int64(q.Limit))
 	if !q.Before.IsZero() {
 		sel = sel.Where("id < ?", q.Before.String())
 	}
 	if q.Status != "" {
 		sel = sel.Where("status = ?", string(q.Status))
 	}
-	if err := sel.Scan(ctx); err != nil {
+	orders, err := snapshot(ctx, d.db, sel, "o.id DESC")
+	if err != nil {
 		return nil, fmt.Errorf("store: list orders: %w", err)
 	}
-	return withFills(ctx, d.db, rows)
+	return orders, nil
+}
+
+// orderWithFill is one row of snapshot's join: an order and one of its
+// fills, or none.
+type orderWithFill struct {
+	orderRow `bun:",extend"`
+
+	FExecID     sql.NullString `bun:"f_exec_id"`
+	FQuantity   sql.NullInt64  `bun:"f_quantity"`
+	FPriceCents sql.NullInt64  `bun:"f_price_cents"`
+	FExecutedAt sql.NullTime   `bun:"f_executed_at"`
+}
+
+// snapshot returns the orders sel selects, each with its fills, in sel's
+// order (orderBy, over the alias o). One statement reads both, so they
+// come from one snapshot: read apart, outside a transaction that locks the
+// orders, a batch of fills committed in between would leave an order's
+// filled quantity behind its fills.
+func snapshot(ctx context.Context, db bun.IDB, sel *bun.SelectQuery, orderBy string) ([]domain.Order, error) {
+	q := db.NewSelect().TableExpr("(?) AS o", sel).ColumnExpr("o.*").
+		ColumnExpr("e.exec_id AS f_exec_id, e.quantity AS f_quantity, e.price_cents AS f_price_cents, e.executed_at AS f_executed_at").
+		Join("LEFT JOIN executions AS e ON e.order_id = o.id AND e.kind IN (?)",
+			bun.List([]string{string(domain.ReportPartialFill), string(domain.ReportFill)}))
+	if orderBy != "" {
+		q = q.OrderExpr(orderBy)
+	}
+	var rows []orderWithFill
+	if err := q.OrderExpr("o.id, e.executed_at, e.seq").Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	var out []domain.Order
+	var row *orderRow
+	var fills []domain.Fill
+	flush := func() error {
+		if row == nil {
+			return nil
+		}
+		o, err := row.toDomain(fills)
+		if err != nil {
+			return err
+		}
+		out = append(out, o)
+		return nil
+	}
+	for i := range rows {
+		r := &rows[i]
+		if row == nil || r.ID != row.ID {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			row, fills = &r.orderRow, nil
+		}
+		if r.FExecID.Valid {
+			fills = append(fills, domain.Fill{
+				ExecID: r.FExecID.String, Quantity: r.FQuantity.Int64,
+				Price: domain.PriceFromCents(r.FPriceCents.Int64), ExecutedAt: r.FExecutedAt.Time.UTC(),
+			})
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []domain.Order{}
+	}
+	return out, nil
 }
 
 // withFills returns the orders rows hold, each with its fills, read in one
@@ -330,17 +391,28 @@ func sameRequest(a, b *orderRow) bool {
 // transaction (in ID order, the order every transaction here locks them
 // in); SQLite needs no row locks, its writers taking turns.
 func readOrders(ctx context.Context, db bun.IDB, ids []string, lock bool) (map[string]domain.Order, error) {
-	var rows []orderRow
-	q := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
-	if lock && db.Dialect().Name() == dialect.PG {
-		q = q.For("UPDATE")
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, err
-	}
-	orders, err := withFills(ctx, db, rows)
-	if err != nil {
-		return nil, err
+	var orders []domain.Order
+	if lock {
+		// The orders' locks keep their fills still too: fills are written
+		// only by transactions that lock their order first.
+		var rows []orderRow
+		q := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
+		if db.Dialect().Name() == dialect.PG {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return nil, err
+		}
+		var err error
+		if orders, err = withFills(ctx, db, rows); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		orders, err = snapshot(ctx, db, db.NewSelect().Model((*orderRow)(nil)).Where("id IN (?)", bun.List(ids)), "")
+		if err != nil {
+			return nil, err
+		}
 	}
 	byID := make(map[string]domain.Order, len(orders))
 	for _, o := range orders {

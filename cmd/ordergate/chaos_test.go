@@ -153,6 +153,11 @@ func allOrders(t *testing.T, base string) map[string]orderJSON {
 			Orders     []orderJSON `json:"orders"`
 			NextCursor *string     `json:"next_cursor"`
 		}
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
+		}
 		err = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
 		if err != nil {

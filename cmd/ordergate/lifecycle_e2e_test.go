@@ -238,7 +238,9 @@ func feedFigures(t *testing.T, ps ...*process) map[string]float64 {
 				if strings.HasPrefix(line, name) {
 					var v float64
 					key, val, _ := strings.Cut(line, " ")
-					fmt.Sscan(val, &v)
+					if _, err := fmt.Sscan(val, &v); err != nil {
+						t.Errorf("metric %s: %v", line, err)
+					}
 					out[key] += v
 				}
 			}
