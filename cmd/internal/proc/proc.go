@@ -67,7 +67,9 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 	}
 	p := &Process{cmd: cmd, done: make(chan struct{})}
 	listening := make(chan string, 1)
+	logsDone := make(chan struct{})
 	go func() {
+		defer close(logsDone)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		waiting := true
@@ -90,6 +92,9 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	go func() {
+		// Wait closes the pipe, so it comes after the last line is read:
+		// the lines a process writes as it stops are read before Done.
+		<-logsDone
 		_ = cmd.Wait()
 		close(p.done)
 	}()
