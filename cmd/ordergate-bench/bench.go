@@ -98,6 +98,11 @@ func benchDB(o opts, db string, fresh func(tag string) (string, func(), error)) 
 			return err
 		}
 	}
+	if o.want("8") {
+		if err := benchIngest(o, fresh, client, add); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("\n| %s | figure | ratio | target |\n|---|---|---|---|\n", db)
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s | %s |\n", r.figure, r.value, r.ratio, r.target)
@@ -315,7 +320,7 @@ func waitDrained(dsn string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		var n int
-		if err := db.Bun().NewRaw("SELECT count(*) FROM jobs").Scan(context.Background(), &n); err != nil {
+		if err := db.Bun().NewRaw("SELECT count(*) FROM jobs WHERE kind = 'place'").Scan(context.Background(), &n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -391,7 +396,7 @@ func bulkInsert(dsn string, n int) error {
 	var sb strings.Builder
 	for i := 0; i < n; i += per {
 		sb.Reset()
-		sb.WriteString("INSERT INTO orders (id, created_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at) VALUES ")
+		sb.WriteString("INSERT INTO orders (id, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at) VALUES ")
 		for j := i; j < min(i+per, n); j++ {
 			at := start.Add(time.Duration(j) * step).UTC()
 			if j > i {
@@ -399,7 +404,7 @@ func bulkInsert(dsn string, n int) error {
 			}
 			ts := at.Format("2006-01-02 15:04:05.999999-07:00")
 			placed := at.Add(time.Second).Format("2006-01-02 15:04:05.999999-07:00")
-			fmt.Fprintf(&sb, "('%s','%s','limit','buy','US0378331005',12345,10,'placed',1,'%s')", domain.NewID(at), ts, placed)
+			fmt.Fprintf(&sb, "('%s','%s','%s','limit','buy','US0378331005',12345,10,'placed',1,'%s')", domain.NewID(at), ts, placed, placed)
 		}
 		if _, err := db.Bun().ExecContext(ctx, sb.String()); err != nil {
 			return fmt.Errorf("bulk insert: %w", err)

@@ -11,7 +11,10 @@
 // measured peak; POST with the exchange failing every call and with 10 s
 // calls; dispatch throughput against the exchange-bound ideal and the time
 // from commit to placed; POST throughput and claim time with a million
-// orders stored; and the server's peak RSS. Loopback only; every load is
+// orders stored; the server's peak RSS; and how fast the ingester applies
+// the exchange's execution reports, against the store applying the same
+// batches without a feed, the feed's lag at half that rate, and the
+// ingester's memory while a backlog waits. Loopback only; every load is
 // bounded in time.
 package main
 
@@ -53,6 +56,7 @@ type opts struct {
 	short       bool
 	postgres    string
 	bin, self   string
+	sim         string // the exchange-sim binary
 	workers     int
 	d           time.Duration
 	dispatchN   int
@@ -72,7 +76,7 @@ func run(args []string) error {
 	fs.BoolVar(&o.short, "short", os.Getenv("BENCH_SHORT") == "1", "smoke-test sizes: the whole run in under a minute, figures not meaningful")
 	fs.StringVar(&o.postgres, "postgres", os.Getenv("ORDERGATE_TEST_POSTGRES_DSN"), "PostgreSQL URL; empty skips PostgreSQL")
 	fs.IntVar(&o.workers, "concurrency", 64, "concurrent HTTP clients and store callers")
-	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2)")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2; 8 is the feed's ingestion)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,6 +90,9 @@ func run(args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	if o.bin, err = proc.Build(dir, "ordergate", "./cmd/ordergate"); err != nil {
+		return err
+	}
+	if o.sim, err = proc.Build(dir, "exchange-sim", "./cmd/exchange-sim"); err != nil {
 		return err
 	}
 	if o.self, err = os.Executable(); err != nil {
