@@ -26,11 +26,11 @@ type IngesterConfig struct {
 	// renewed; it renews every third of it. A standby takes over within
 	// about LeaseTTL of the active one's death (default 3 s).
 	LeaseTTL time.Duration
-	// BatchSize and BatchDelay close a batch: at BatchSize reports, or
-	// BatchDelay after its first report (defaults 512 and 5 ms). A batch
-	// is one transaction.
-	BatchSize  int
-	BatchDelay time.Duration
+	// BatchSize bounds a batch, which is one transaction (default 512). A
+	// batch closes when it is full or when the commit before it ends,
+	// whichever comes first: the reports that arrive during one commit
+	// make the next batch.
+	BatchSize int
 	// QueueSize bounds the reports read from the feed but not yet
 	// batched: when the database is slower than the feed, reading stops
 	// there (default 4096).
@@ -55,7 +55,6 @@ type IngesterConfig struct {
 const (
 	DefaultLeaseTTL     = 3 * time.Second
 	DefaultBatchSize    = 512
-	DefaultBatchDelay   = 5 * time.Millisecond
 	DefaultQueueSize    = 4096
 	DefaultGapWait      = 50 * time.Millisecond
 	DefaultReorderLimit = 1024
@@ -96,7 +95,6 @@ func NewIngester(feed ports.Feed, execs ports.Executions, leases ports.Leases, c
 	}
 	defDur(&cfg.LeaseTTL, DefaultLeaseTTL)
 	defInt(&cfg.BatchSize, DefaultBatchSize)
-	defDur(&cfg.BatchDelay, DefaultBatchDelay)
 	defInt(&cfg.QueueSize, DefaultQueueSize)
 	defDur(&cfg.GapWait, DefaultGapWait)
 	defInt(&cfg.ReorderLimit, DefaultReorderLimit)
@@ -105,7 +103,7 @@ func NewIngester(feed ports.Feed, execs ports.Executions, leases ports.Leases, c
 	switch {
 	case cfg.BatchSize < 1 || cfg.QueueSize < 1 || cfg.ReorderLimit < 1:
 		return nil, errors.New("ingester: batch size, queue size and reorder limit must be at least 1")
-	case cfg.LeaseTTL < 0 || cfg.BatchDelay < 0 || cfg.GapWait < 0 || cfg.RetryBase < 0 || cfg.RetryMax < cfg.RetryBase:
+	case cfg.LeaseTTL < 0 || cfg.GapWait < 0 || cfg.RetryBase < 0 || cfg.RetryMax < cfg.RetryBase:
 		return nil, errors.New("ingester: durations must not be negative, and retry max not below retry base")
 	}
 	if cfg.Owner == "" {
@@ -275,50 +273,85 @@ func (in *Ingester) apply(ctx context.Context, sub ports.Subscription, session s
 	}()
 
 	s := sequencer{next: last + 1, held: map[int64]domain.Report{}}
+	// One batch commits while the next gathers: when the commit ends the
+	// next one starts at once with whatever arrived meanwhile (natural
+	// batching), so batches are large when the feed is fast and a report
+	// waits for nothing when it is not. One commit at a time keeps the
+	// batches in sequence.
 	batch := make([]domain.Report, 0, in.cfg.BatchSize)
-	var closeBatch, gapTimer <-chan time.Time
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	committing := 0 // reports in the commit under way
+	done := make(chan error, 1)
+	commit := func() {
+		if committing > 0 || len(batch) == 0 {
+			return
 		}
 		b := ports.Batch{Session: session, After: last, Reports: batch, At: in.clock.Now()}
-		applied, err := in.execs.ApplyReports(ctx, b)
-		if err != nil {
-			return fmt.Errorf("apply reports %d to %d: %w", last+1, last+int64(len(batch)), err)
-		}
-		in.cfg.Metrics.BatchApplied(b, applied, in.clock.Now())
-		if applied.Unknown > 0 {
-			in.log.Warn("reports about unknown orders kept aside", "count", applied.Unknown, "session", session)
-		}
-		last += int64(len(batch))
-		batch = make([]domain.Report, 0, in.cfg.BatchSize)
-		closeBatch = nil
-		return nil
+		committing, batch = len(batch), make([]domain.Report, 0, in.cfg.BatchSize)
+		go func() {
+			began := time.Now()
+			applied, err := in.execs.ApplyReports(ctx, b)
+			if err != nil {
+				done <- fmt.Errorf("apply reports %d to %d: %w", b.After+1, b.After+int64(len(b.Reports)), err)
+				return
+			}
+			in.cfg.Metrics.BatchApplied(b, applied, in.clock.Now())
+			in.log.Debug("batch applied", "reports", len(b.Reports), "took", time.Since(began), "last", b.After+int64(len(b.Reports)))
+			if applied.Unknown > 0 {
+				in.log.Warn("reports about unknown orders kept aside", "count", applied.Unknown, "session", session)
+			}
+			done <- nil
+		}()
 	}
-	for {
-		var r domain.Report
-		select {
-		case r = <-queue:
-		case <-closeBatch:
-			if err := flush(); err != nil {
+	// settled records the end of the commit under way.
+	settled := func(err error) error {
+		if err == nil {
+			last += int64(committing)
+		}
+		committing = 0
+		return err
+	}
+	// finish commits everything gathered, in order, and waits for it.
+	finish := func() error {
+		for committing > 0 || len(batch) > 0 {
+			commit()
+			if err := settled(<-done); err != nil {
 				return err
 			}
-			continue
+		}
+		return nil
+	}
+	var gapTimer <-chan time.Time
+	for {
+		take := queue
+		if len(batch) >= in.cfg.BatchSize {
+			take = nil // full: wait for the commit under way
+		}
+		select {
+		case r := <-take:
+			in.cfg.Metrics.ReportReceived(r.Kind)
+			batch = append(batch, s.accept(r)...)
+			if len(s.held) > in.cfg.ReorderLimit {
+				return in.replay(finish, s.next)
+			}
+			if len(s.held) == 0 {
+				gapTimer = nil
+			} else if gapTimer == nil {
+				gapTimer = time.After(in.cfg.GapWait)
+			}
+		case err := <-done:
+			if err := settled(err); err != nil {
+				return err
+			}
 		case <-gapTimer:
-			return in.replay(flush, s.next)
+			return in.replay(finish, s.next)
 		case err := <-ended:
 			// Take what was read before the connection ended.
-			for {
-				select {
-				case r := <-queue:
-					in.cfg.Metrics.ReportReceived(r.Kind)
-					batch = append(batch, s.accept(r)...)
-					continue
-				default:
-				}
-				break
+			for len(queue) > 0 {
+				r := <-queue
+				in.cfg.Metrics.ReportReceived(r.Kind)
+				batch = append(batch, s.accept(r)...)
 			}
-			if ferr := flush(); ferr != nil {
+			if ferr := finish(); ferr != nil {
 				return ferr
 			}
 			if ctx.Err() != nil {
@@ -328,37 +361,20 @@ func (in *Ingester) apply(ctx context.Context, sub ports.Subscription, session s
 			in.log.Info("feed connection ended; reconnecting", "after", last, "err", err)
 			return nil
 		case <-ctx.Done():
+			if committing > 0 {
+				_ = settled(<-done) // the store finishes a commit it started
+			}
 			return ctx.Err()
 		}
-		in.cfg.Metrics.ReportReceived(r.Kind)
-		ready := s.accept(r)
-		if len(s.held) > in.cfg.ReorderLimit {
-			return in.replay(flush, s.next)
-		}
-		if len(s.held) == 0 {
-			gapTimer = nil
-		} else if gapTimer == nil {
-			gapTimer = time.After(in.cfg.GapWait)
-		}
-		for _, r := range ready {
-			batch = append(batch, r)
-			if len(batch) == in.cfg.BatchSize {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if len(batch) > 0 && closeBatch == nil {
-			closeBatch = time.After(in.cfg.BatchDelay)
-		}
+		commit()
 	}
 }
 
 // replay applies what is in order and ends the subscription, so that the
 // next one starts at the missing report.
-func (in *Ingester) replay(flush func() error, missing int64) error {
+func (in *Ingester) replay(finish func() error, missing int64) error {
 	in.cfg.Metrics.Event(ports.FeedGap)
-	if err := flush(); err != nil {
+	if err := finish(); err != nil {
 		return err
 	}
 	in.cfg.Metrics.Event(ports.FeedReplay)

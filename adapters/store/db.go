@@ -67,6 +67,11 @@ func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	return d.db.RunInTx(ctx, nil, fn)
 }
 
+// prepared, passed first among a PostgreSQL statement's arguments, has pgx
+// prepare the statement once per connection and reuse it: for the fixed
+// statements that carry a batch as arrays.
+const prepared = pgx.QueryExecModeCacheStatement
+
 // IsPostgres reports whether dsn selects PostgreSQL rather than a SQLite file.
 func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
@@ -82,6 +87,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: parse PostgreSQL URL %s: %w", Redact(dsn), err)
 		}
+		// bun writes its arguments into the statement's text, so nearly
+		// every statement it sends is new: pgx's default would prepare each
+		// one (a second round trip) and cache it on every connection (the
+		// memory of 512 statements per connection). They go in one round
+		// trip instead; the few fixed statements with array arguments ask
+		// to be prepared once per connection (prepared).
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 		sqldb := stdlib.OpenDB(*cfg)
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20)

@@ -260,7 +260,7 @@ func insertExecutions(ctx context.Context, tx bun.Tx, rows []executionRow) error
 				reasons[i] = &r.Reason.String
 			}
 		}
-		_, err := tx.Tx.ExecContext(ctx, insertExecutionsUnnestSQL, execIDs, orderIDs, sessions, seqs, kinds, qtys, prices, at, reasons)
+		_, err := tx.Tx.ExecContext(ctx, insertExecutionsUnnestSQL, prepared, execIDs, orderIDs, sessions, seqs, kinds, qtys, prices, at, reasons)
 		return err
 	}
 	stmt, err := tx.PrepareContext(ctx, insertExecutionSQL)

@@ -285,10 +285,10 @@ func insertWithJobsUnnest(ctx context.Context, tx bun.Tx, rows []*orderRow) erro
 			lastErrors[i] = &r.LastError.String
 		}
 	}
-	if _, err := tx.Tx.ExecContext(ctx, insertOrdersUnnestSQL, ids, created, types, sides, instruments, prices, quantities, statuses, attempts, placedAt, lastErrors); err != nil {
+	if _, err := tx.Tx.ExecContext(ctx, insertOrdersUnnestSQL, prepared, ids, created, types, sides, instruments, prices, quantities, statuses, attempts, placedAt, lastErrors); err != nil {
 		return err
 	}
-	_, err := tx.Tx.ExecContext(ctx, insertJobsUnnestSQL, ids, created)
+	_, err := tx.Tx.ExecContext(ctx, insertJobsUnnestSQL, prepared, ids, created)
 	return err
 }
 
@@ -472,7 +472,7 @@ func updateOrders(ctx context.Context, tx bun.Tx, orders []domain.Order) error {
 				lastErrors[i] = &r.LastError.String
 			}
 		}
-		_, err := tx.Tx.ExecContext(ctx, updateOrdersUnnestSQL, ids, statuses, updated, filled, attempts, placedAt, lastErrors)
+		_, err := tx.Tx.ExecContext(ctx, updateOrdersUnnestSQL, prepared, ids, statuses, updated, filled, attempts, placedAt, lastErrors)
 		return err
 	}
 	stmt, err := tx.PrepareContext(ctx, updateOrderSQL)

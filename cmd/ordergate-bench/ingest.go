@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,19 +71,39 @@ func benchIngest(o opts, fresh func(string) (string, func(), error), client *htt
 	if err := restingOrders(client, srv.url, o.workers, n, perOrder, sim, db); err != nil {
 		return err
 	}
+	rssBefore := rss(srv.Process)
+	peak := make(chan int64)
+	stopSampling := make(chan struct{})
+	go func() { // the server's resident memory while the backlog waits
+		var most int64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				most = max(most, rss(srv.Process))
+			case <-stopSampling:
+				peak <- most
+				return
+			}
+		}
+	}()
 	began := time.Now()
 	reports, err := flood(client, sim, perOrder, 0)
+	if err == nil {
+		err = caughtUp(sim, db, 10*time.Minute)
+	}
+	took := time.Since(began)
+	close(stopSampling)
+	rssPeak := <-peak
 	if err != nil {
 		return err
 	}
-	if err := caughtUp(sim, db, 10*time.Minute); err != nil {
-		return err
-	}
-	took := time.Since(began)
 	rate := float64(reports) / took.Seconds()
 	add(fmt.Sprintf("8b ingest through the feed (%d-report backlog)", reports), fmt.Sprintf("%.0f reports/s in %s", rate, took.Round(time.Millisecond)),
 		fmt.Sprintf("%.2f of 8a", rate/ceiling), ">= 10000/s, >= 0.70")
-	add("8d peak RSS of the server while the backlog waits", fmt.Sprintf("%.1f MB", float64(srv.peakRSS())/(1<<20)), "", "bounded (<= 100 MB)")
+	add(fmt.Sprintf("8d RSS of the server while a %d-report backlog waits", reports), fmt.Sprintf("%.1f MB at most (%.1f MB before the flood)", float64(rssPeak)/(1<<20), float64(rssBefore)/(1<<20)),
+		"", "bounded (<= 100 MB)")
 
 	// 8c. Lag at half that rate: new orders, flooded at rate/2 for about
 	// as long as a run lasts.
@@ -118,7 +139,7 @@ func benchIngest(o opts, fresh func(string) (string, func(), error), client *htt
 // the feed.
 func ingestCeiling(fresh func(string) (string, func(), error), n, perOrder int) (float64, error) {
 	ctx := context.Background()
-	dsn, cleanup, err := fresh("ingest-ceiling")
+	dsn, cleanup, err := fresh("ingestceiling")
 	if err != nil {
 		return 0, err
 	}
@@ -213,6 +234,21 @@ func ingestCeiling(fresh func(string) (string, func(), error), n, perOrder int) 
 		return 0, err
 	}
 	return float64(len(fills)) / time.Since(began).Seconds(), nil
+}
+
+// rss returns the process's resident set size now (VmRSS), in bytes.
+func rss(p *proc.Process) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Pid()) + "/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
 }
 
 // restingOrders posts n resting orders of qty and waits until the venue
