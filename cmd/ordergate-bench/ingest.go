@@ -320,7 +320,7 @@ func flood(client *http.Client, sim *proc.Process, perOrder int, rate float64) (
 	err = json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || err != nil {
-		return 0, fmt.Errorf("POST /flood = %d, %v", resp.StatusCode, err)
+		return 0, fmt.Errorf("POST /flood = %d: %w", resp.StatusCode, err)
 	}
 	return out.Fills, nil
 }
