@@ -319,8 +319,11 @@ func flood(client *http.Client, sim *proc.Process, perOrder int, rate float64) (
 	}
 	err = json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || err != nil {
-		return 0, fmt.Errorf("POST /flood = %d: %w", resp.StatusCode, err)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("POST /flood: %w", err)
+	case resp.StatusCode != http.StatusOK:
+		return 0, fmt.Errorf("POST /flood = %d", resp.StatusCode)
 	}
 	return out.Fills, nil
 }
