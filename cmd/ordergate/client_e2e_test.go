@@ -11,11 +11,12 @@ import (
 	"github.com/ordergate/ordergate/openapi/client"
 )
 
-// TestEndToEndGeneratedClient places and reads orders through the Go client
-// generated from openapi/openapi.yaml, against the real binary: the
-// committed document is what the server does.
+// TestEndToEndGeneratedClient places, reads, lists and cancels orders and
+// reads their fills through the Go client generated from
+// openapi/openapi.yaml, against the real binary: the committed document is
+// what the server does.
 func TestEndToEndGeneratedClient(t *testing.T) {
-	p := start(t, "--db", filepath.Join(t.TempDir(), "client.db"), "--sim-failure-rate", "0", "--sim-latency", "10ms")
+	p := start(t, "--db", filepath.Join(t.TempDir(), "client.db"), "--sim-failure-rate", "0", "--sim-latency", "10ms", "--sim-fill-time", "200ms")
 	c, err := client.NewClientWithResponses("http://" + p.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -56,25 +57,64 @@ func TestEndToEndGeneratedClient(t *testing.T) {
 		t.Errorf("bad ISIN = %d %s; want a 422 naming body.instrument", invalid.StatusCode(), invalid.Body)
 	}
 
-	waitUntil(t, 20*time.Second, "the order to be placed", func() bool {
+	// The simulator fills it (the limit is above its price, 100.00).
+	waitUntil(t, 20*time.Second, "the order to be filled", func() bool {
 		got, err := c.GetOrderWithResponse(ctx, o.Id.String())
-		return err == nil && got.JSON200 != nil && got.JSON200.Status == client.OrderStatusPlaced
+		return err == nil && got.JSON200 != nil && got.JSON200.Status == client.OrderStatusFilled
 	})
 	got, err := c.GetOrderWithResponse(ctx, o.Id.String())
 	if err != nil || got.JSON200 == nil {
 		t.Fatalf("get-order: %v", err)
 	}
-	if got.JSON200.PlacedAt == nil || got.JSON200.PlacementAttempts != 1 {
-		t.Errorf("placed order = %+v; want placed_at set after 1 attempt", got.JSON200)
+	if got.JSON200.PlacedAt == nil || got.JSON200.PlacementAttempts != 1 || got.JSON200.FilledQuantity != 7 ||
+		got.JSON200.AverageFillPrice == nil || *got.JSON200.AverageFillPrice != "100.00" {
+		t.Errorf("filled order = %+v; want placed after 1 attempt, 7 filled at 100.00", got.JSON200)
+	}
+	fills, err := c.ListFillsWithResponse(ctx, o.Id.String())
+	if err != nil || fills.JSON200 == nil {
+		t.Fatalf("list-fills: %v", err)
+	}
+	var sum int64
+	for _, f := range fills.JSON200.Fills {
+		sum += f.Quantity
+		if f.Price != "100.00" || f.ExecId == "" {
+			t.Errorf("fill %+v; want an exec id and the price 100.00 exactly", f)
+		}
+	}
+	if n := len(fills.JSON200.Fills); n < 1 || n > 3 || sum != 7 {
+		t.Errorf("fills = %s; want 1 to 3 adding up to 7", fills.Body)
+	}
+	refused, err := c.CancelOrderWithResponse(ctx, o.Id.String())
+	if err != nil || refused.ApplicationproblemJSON409 == nil {
+		t.Errorf("cancel of a filled order = %d %s; want a 409 problem", refused.StatusCode(), refused.Body)
 	}
 
+	// A resting order (below the simulator's price) is canceled.
+	low := json.Number("90.00")
+	rest, err := c.PlaceOrderWithResponse(ctx, nil, client.OrderRequest{Type: client.OrderRequestTypeLimit, Side: client.OrderRequestSideBuy, Instrument: "US0378331005", LimitPrice: &low, Quantity: 3})
+	if err != nil || rest.JSON201 == nil {
+		t.Fatalf("place resting order: %v", err)
+	}
+	waitUntil(t, 20*time.Second, "the resting order to be placed", func() bool {
+		got, err := c.GetOrderWithResponse(ctx, rest.JSON201.Id.String())
+		return err == nil && got.JSON200 != nil && got.JSON200.Status == client.OrderStatusPlaced
+	})
+	accepted, err := c.CancelOrderWithResponse(ctx, rest.JSON201.Id.String())
+	if err != nil || accepted.JSON202 == nil || accepted.JSON202.Status != client.OrderStatusPendingCancel {
+		t.Fatalf("cancel = %d %s; want 202 pending_cancel", accepted.StatusCode(), accepted.Body)
+	}
+	waitUntil(t, 20*time.Second, "the resting order to be canceled", func() bool {
+		got, err := c.GetOrderWithResponse(ctx, rest.JSON201.Id.String())
+		return err == nil && got.JSON200 != nil && got.JSON200.Status == client.OrderStatusCanceled
+	})
+
 	limit := int64(10)
-	status := client.ListOrdersParamsStatusPlaced
+	status := client.ListOrdersParamsStatusFilled
 	list, err := c.ListOrdersWithResponse(ctx, &client.ListOrdersParams{Limit: &limit, Status: &status})
 	if err != nil || list.JSON200 == nil {
 		t.Fatalf("list-orders: %v %s", err, list.Body)
 	}
 	if len(list.JSON200.Orders) != 1 || list.JSON200.Orders[0].Id != o.Id {
-		t.Errorf("placed orders = %s; want exactly the one order", list.Body)
+		t.Errorf("filled orders = %s; want exactly the first order", list.Body)
 	}
 }

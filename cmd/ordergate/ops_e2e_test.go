@@ -84,7 +84,8 @@ func metricValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, wa
 // TestEndToEndOperations checks what operators rely on, against the real
 // binary after real traffic: /metrics moved with the traffic, one access log
 // line per request carrying the request ID (the client's, or a generated
-// one, echoed either way), the dispatcher's state changes logged at info,
+// one, echoed either way), a cancel's call and the feed's reports counted,
+// the dispatcher's state changes logged at info,
 // /docs served without any script, and the healthcheck sub-command.
 func TestEndToEndOperations(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ops.db")
@@ -133,6 +134,19 @@ func TestEndToEndOperations(t *testing.T) {
 		return true
 	})
 
+	// One is canceled: the cancel goes out once acknowledged, and the
+	// venue's report of it comes back through the feed.
+	req, _ := http.NewRequest(http.MethodDelete, p.url("/orders/"+ids[0]), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("DELETE /orders/%s = %v, %v; want 202", ids[0], resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	waitUntil(t, 30*time.Second, "the order canceled and every acknowledgement applied", func() bool {
+		return getOrder(t, p, ids[0]).Status == "canceled" &&
+			metricValue(t, scrape(t, p), "ordergate_execution_reports_applied_total", map[string]string{"result": "ack"}) == n
+	})
+
 	mfs := scrape(t, p)
 	for _, c := range []struct {
 		name   string
@@ -152,6 +166,12 @@ func TestEndToEndOperations(t *testing.T) {
 		{"ordergate_outbox_oldest_pending_age_seconds", nil, func(v float64) bool { return v == 0 }, "== 0"},
 		{"ordergate_exchange_circuit_state", map[string]string{"state": "closed"}, func(v float64) bool { return v == 1 }, "== 1"},
 		{"ordergate_exchange_circuit_state", map[string]string{"state": "open"}, func(v float64) bool { return v == 0 }, "== 0"},
+		{"ordergate_cancel_attempts_total", map[string]string{"outcome": "accepted"}, func(v float64) bool { return v == 1 }, "== 1"},
+		{"ordergate_execution_reports_received_total", map[string]string{"kind": "ack"}, func(v float64) bool { return v >= n }, ">= 8"},
+		{"ordergate_execution_reports_applied_total", map[string]string{"result": "canceled"}, func(v float64) bool { return v == 1 }, "== 1"},
+		{"ordergate_execution_reports_applied_total", map[string]string{"result": "unknown"}, func(v float64) bool { return v == 0 }, "== 0"},
+		{"ordergate_feed_lag_seconds", nil, func(v float64) bool { return v == n+1 }, "9 samples (8 acknowledgements, 1 cancel)"},
+		{"ordergate_feed_events_total", map[string]string{"event": "gap"}, func(v float64) bool { return v == 0 }, "== 0"},
 	} {
 		if v := metricValue(t, mfs, c.name, c.labels); !c.want(v) {
 			t.Errorf("%s%v = %v; want %s", c.name, c.labels, v, c.says)
