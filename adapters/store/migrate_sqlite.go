@@ -108,7 +108,7 @@ var sqliteLifecycleUp = []string{
     executed_at TIMESTAMP NOT NULL,
     reason      TEXT
 )`,
-	`CREATE INDEX executions_order_id ON executions (order_id, executed_at, seq)`,
+	`CREATE INDEX executions_fills ON executions (order_id, executed_at, seq, exec_id, quantity, price_cents) WHERE kind IN ('partial_fill', 'fill')`,
 	`CREATE TABLE unknown_reports (
     session     TEXT      NOT NULL,
     seq         INTEGER   NOT NULL,

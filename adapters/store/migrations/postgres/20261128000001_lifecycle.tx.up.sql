@@ -77,7 +77,11 @@ CREATE TABLE executions (
 
 --bun:split
 
-CREATE INDEX executions_order_id ON executions (order_id, executed_at, seq);
+-- An order's fills, oldest first, from the index alone: the query that
+-- reads them runs for every batch of reports, and a table growing fast
+-- (its statistics behind) must not tempt the planner into a scan.
+CREATE INDEX executions_fills ON executions (order_id, executed_at, seq) INCLUDE (exec_id, quantity, price_cents)
+    WHERE kind IN ('partial_fill', 'fill');
 
 --bun:split
 
