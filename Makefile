@@ -113,14 +113,16 @@ check-generate: generate
 # as the time runs out (golang/go#75804, unfixed in Go 1.26), which CI hit.
 # The defaults take about 5 s per target on the 2-core development machine;
 # the request decoder runs about ten times fewer inputs a second.
-FUZZ_EXECS      ?= 200000x
-FUZZ_EXECS_BODY ?= 40000x
+FUZZ_EXECS       ?= 200000x
+FUZZ_EXECS_BODY  ?= 40000x
+FUZZ_EXECS_APPLY ?= 75000x
 
-## fuzz: run each fuzz target for its execution budget (seed corpora run in every `make test`)
+## fuzz: run each fuzz target for its execution budget (seed corpora run in every `make test`): the price and ISIN parsers, the request decoder, and the lifecycle's Apply
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePrice$$' -fuzztime $(FUZZ_EXECS) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISIN$$' -fuzztime $(FUZZ_EXECS) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzPlaceOrderBody$$' -fuzztime $(FUZZ_EXECS_BODY) ./adapters/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZ_EXECS_APPLY) ./domain
 
 ## bench: measure ordergate against its ceilings (BENCH_SHORT=1: a smoke run under a minute)
 bench:

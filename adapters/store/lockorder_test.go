@@ -8,10 +8,49 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordergate/ordergate/adapters/store"
 	"github.com/ordergate/ordergate/adapters/store/storetest"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
+
+// openNamed opens a fresh PostgreSQL schema whose sessions carry an
+// application name of their own, so that the test can find them in
+// pg_stat_activity.
+func openNamed(t *testing.T) (*store.DB, string) {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	app := "ordergate_locks_" + hex.EncodeToString(b[:])
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	return storetest.MustOpen(t, u.String()), app
+}
+
+// waitForLockWaiters waits until n sessions of the application wait for a
+// lock.
+func waitForLockWaiters(t *testing.T, db *store.DB, app string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int
+		if err := db.Bun().QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'", app).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions waiting for a lock after 10 s; want %d", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // TestPostgresSettlesLockTheOrderBeforeItsJob lines up, on one order, an
 // acknowledgement from a job's old holder and a rejection from its new one
@@ -20,17 +59,7 @@ import (
 // PostgreSQL would abort one as a deadlock. The transactions are run
 // without the retry that would hide such an abort.
 func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	app := "ordergate_lockorder_" + hex.EncodeToString(b[:])
-	u, err := url.Parse(storetest.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	db := storetest.MustOpen(t, u.String())
+	db, app := openNamed(t)
 
 	o, err := domain.New(domain.NewID(t0), t0, domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1})
 	if err != nil {
@@ -60,30 +89,13 @@ func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
 	if _, err := admin.ExecContext(ctx, "SELECT 1 FROM orders WHERE id = ? FOR UPDATE", o.ID.String()); err != nil {
 		t.Fatal(err)
 	}
-	waiting := func(n int) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var got int
-			if err := db.Bun().QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'", app).Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-			if got >= n {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d sessions waiting for a lock after 10 s; want %d", got, n)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	complete, reject := make(chan error, 1), make(chan error, 1)
 	go func() { complete <- db.SettleTx(ctx, old, ports.Outcome{Result: ports.Done, At: t0}) }()
-	waiting(1)
+	waitForLockWaiters(t, db, app, 1)
 	go func() {
 		reject <- db.SettleTx(ctx, fresh, ports.Outcome{Result: ports.Refused, At: t0, Cause: "refused"})
 	}()
-	waiting(2)
+	waitForLockWaiters(t, db, app, 2)
 	if _, err := admin.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
@@ -104,17 +116,7 @@ func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
 // and counts the placement as sent (pending_cancel), instead of canceling
 // at once an order whose placement is about to go out.
 func TestPostgresCancelWaitsForAClaimUnderWay(t *testing.T) {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	app := "ordergate_cancelclaim_" + hex.EncodeToString(b[:])
-	u, err := url.Parse(storetest.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	db := storetest.MustOpen(t, u.String())
+	db, app := openNamed(t)
 	o := newOrder(t, t0, false)
 	mustCreate(t, db, o)
 
@@ -138,20 +140,7 @@ func TestPostgresCancelWaitsForAClaimUnderWay(t *testing.T) {
 		}
 		done <- got
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting int
-		if err := db.Bun().QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'", app).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the cancel did not wait for the claim under way")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForLockWaiters(t, db, app, 1) // the cancel waits for the claim
 	if _, err := claim.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
 	}

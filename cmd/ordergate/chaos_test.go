@@ -263,34 +263,43 @@ func TestChaosThreeInstancesOnePostgresWithAKill(t *testing.T) {
 
 	// Kill the all-role instance once a quarter of the load is in (it holds
 	// leases on jobs then), restart it at half.
-	var l *load
 	var lastKill time.Time
-	watch := time.NewTicker(5 * time.Millisecond)
-	defer watch.Stop()
 	killed, restarted := false, false
-	for l == nil {
-		select {
-		case l = <-done:
-		case <-watch.C:
-			n := countOrders(insts[1])
-			if !killed && n >= orders/4 {
-				insts[0].kill()
-				ts.set(0, "")
-				lastKill, killed = time.Now(), true
-			}
-			if killed && !restarted && n >= orders/2 {
-				insts[0] = start(t, args("all")...)
-				ts.set(0, insts[0].url(""))
-				restarted = true
-			}
+	l := during(done, func() {
+		n := countOrders(insts[1])
+		if !killed && n >= orders/4 {
+			insts[0].kill()
+			ts.set(0, "")
+			lastKill, killed = time.Now(), true
 		}
-	}
+		if killed && !restarted && n >= orders/2 {
+			insts[0] = start(t, args("all")...)
+			ts.set(0, insts[0].url(""))
+			restarted = true
+		}
+	})
 	if !killed || !restarted {
 		t.Fatalf("the load finished before the kill (killed %v, restarted %v)", killed, restarted)
 	}
 	drain := waitDrained(t, insts[1].url(""), 60*time.Second)
 	t.Logf("instances: 3 (all, api, dispatcher), killed: 1; drained %s after the load, %s after the kill", drain.Round(time.Millisecond), time.Since(lastKill).Round(time.Millisecond))
 	checkInvariants(t, insts[1].url(""), sim, l)
+}
+
+// during calls step every 5 ms until the load running in the background
+// sends its result on done, and returns that result: the faults a test
+// injects happen in step, while the load runs.
+func during[T any](done <-chan T, step func()) T {
+	watch := time.NewTicker(5 * time.Millisecond)
+	defer watch.Stop()
+	for {
+		select {
+		case l := <-done:
+			return l
+		case <-watch.C:
+			step()
+		}
+	}
 }
 
 // countOrders is how many orders an instance can see, -1 if it does not answer.
@@ -318,22 +327,15 @@ func TestChaosRepeatedKillsOnSQLite(t *testing.T) {
 	go func() { done <- sendOrders(ts, orders, 8, 30*time.Second) }()
 
 	kills := 0
-	var l *load
-	watch := time.NewTicker(5 * time.Millisecond)
-	defer watch.Stop()
-	for l == nil {
-		select {
-		case l = <-done:
-		case <-watch.C:
-			if kills < 3 && countOrders(p) >= (kills+1)*orders/5 {
-				p.kill()
-				ts.set(0, "")
-				kills++
-				p = start(t, args...)
-				ts.set(0, p.url(""))
-			}
+	l := during(done, func() {
+		if kills < 3 && countOrders(p) >= (kills+1)*orders/5 {
+			p.kill()
+			ts.set(0, "")
+			kills++
+			p = start(t, args...)
+			ts.set(0, p.url(""))
 		}
-	}
+	})
 	if kills != 3 {
 		t.Fatalf("killed %d times before the load ended; want 3", kills)
 	}

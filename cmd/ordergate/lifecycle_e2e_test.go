@@ -321,23 +321,16 @@ func TestLifecycleSurvivesKillsOnSQLite(t *testing.T) {
 	done := make(chan *lifecycleLoad)
 	go func() { done <- sendLifecycle(t, base, 500, 12) }()
 	kills := 0
-	var l *lifecycleLoad
-	watch := time.NewTicker(10 * time.Millisecond)
-	defer watch.Stop()
-	for l == nil {
-		select {
-		case l = <-done:
-		case <-watch.C:
-			if kills < 3 && countOrders(p) >= (kills+1)*100 {
-				p.kill()
-				kills++
-				np := start(t, args...)
-				mu.Lock()
-				p = np
-				mu.Unlock()
-			}
+	l := during(done, func() {
+		if kills < 3 && countOrders(p) >= (kills+1)*100 {
+			p.kill()
+			kills++
+			np := start(t, args...)
+			mu.Lock()
+			p = np
+			mu.Unlock()
 		}
-	}
+	})
 	if kills != 3 {
 		t.Fatalf("killed %d times before the load ended; want 3", kills)
 	}
@@ -383,28 +376,21 @@ func TestLifecycleStandbyIngestersOnPostgres(t *testing.T) {
 		return nil
 	}
 	var takeovers []time.Duration
-	var l *lifecycleLoad
-	watch := time.NewTicker(10 * time.Millisecond)
-	defer watch.Stop()
-	for l == nil {
-		select {
-		case l = <-done:
-		case <-watch.C:
-			if len(takeovers) == 3 || countOrders(api) < (len(takeovers)+1)*150 {
-				continue
-			}
-			victim := active()
-			if victim == nil {
-				continue
-			}
-			victim.kill()
-			killed := time.Now()
-			ingesters = slices.DeleteFunc(ingesters, func(p *process) bool { return p == victim })
-			waitUntil(t, 15*time.Second, "a standby to take the lease over", func() bool { return active() != nil })
-			takeovers = append(takeovers, time.Since(killed))
-			ingesters = append(ingesters, start(t, args("ingester")...))
+	l := during(done, func() {
+		if len(takeovers) == 3 || countOrders(api) < (len(takeovers)+1)*150 {
+			return
 		}
-	}
+		victim := active()
+		if victim == nil {
+			return
+		}
+		victim.kill()
+		killed := time.Now()
+		ingesters = slices.DeleteFunc(ingesters, func(p *process) bool { return p == victim })
+		waitUntil(t, 15*time.Second, "a standby to take the lease over", func() bool { return active() != nil })
+		takeovers = append(takeovers, time.Since(killed))
+		ingesters = append(ingesters, start(t, args("ingester")...))
+	})
 	if len(takeovers) != 3 {
 		t.Fatalf("%d active ingesters killed before the load ended; want 3", len(takeovers))
 	}
