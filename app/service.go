@@ -75,13 +75,12 @@ func (nopMetrics) PlacementAttempt(string, time.Duration) {}
 func (nopMetrics) OrderPlaced(time.Duration)              {}
 func (nopMetrics) CancelAttempt(string, time.Duration)    {}
 
-// PlaceOrder validates spec, then stores the order and its placement job in
-// one transaction. When it returns nil the order is durable and its
-// placement guaranteed. Invalid specs give domain.ValidationErrors (matching
-// domain.ErrInvalid) and store nothing.
-func (s *Service) PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Order, error) {
-	now := s.clock.Now()
-	o, err := domain.New(domain.NewID(now), now, spec)
+// PlaceOrder validates spec, then stores the order, in account, and its
+// placement job in one transaction. When it returns nil the order is
+// durable and its placement guaranteed. Invalid specs give
+// domain.ValidationErrors (matching domain.ErrInvalid) and store nothing.
+func (s *Service) PlaceOrder(ctx context.Context, account domain.Account, spec domain.Spec) (domain.Order, error) {
+	o, err := s.newOrder(account, spec)
 	if err != nil {
 		return domain.Order{}, err
 	}
@@ -98,13 +97,13 @@ func (s *Service) PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Orde
 	return o, nil
 }
 
-// PlaceOrderOnce is PlaceOrder under a client's idempotency key: the first
-// call with key places the order; a repeat with the same request returns
-// that order with replayed true and stores nothing; a repeat with a
-// different request fails with an error wrapping domain.ErrKeyReused.
-func (s *Service) PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey, spec domain.Spec) (o domain.Order, replayed bool, err error) {
-	now := s.clock.Now()
-	o, err = domain.New(domain.NewID(now), now, spec)
+// PlaceOrderOnce is PlaceOrder under a client's idempotency key, which is
+// the account's: the first call with key places the order; a repeat with
+// the same request returns that order with replayed true and stores
+// nothing; a repeat with a different request fails with an error wrapping
+// domain.ErrKeyReused.
+func (s *Service) PlaceOrderOnce(ctx context.Context, account domain.Account, key domain.IdempotencyKey, spec domain.Spec) (o domain.Order, replayed bool, err error) {
+	o, err = s.newOrder(account, spec)
 	if err != nil {
 		return domain.Order{}, false, err
 	}
@@ -119,26 +118,40 @@ func (s *Service) PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey,
 	return stored, replayed, nil
 }
 
-// Order returns the order with the given ID, or an error wrapping
-// domain.ErrNotFound.
-func (s *Service) Order(ctx context.Context, id domain.ID) (domain.Order, error) {
-	o, err := s.orders.Order(ctx, id)
+// newOrder validates spec into a new order of account.
+func (s *Service) newOrder(account domain.Account, spec domain.Spec) (domain.Order, error) {
+	if account == "" {
+		return domain.Order{}, errors.New("an order needs an account") // a caller's bug, not the client's
+	}
+	now := s.clock.Now()
+	o, err := domain.New(domain.NewID(now), now, spec)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	o.Account = account
+	return o, nil
+}
+
+// Order returns account's order with the given ID, or an error wrapping
+// domain.ErrNotFound (for another account's order too).
+func (s *Service) Order(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
+	o, err := s.orders.Order(ctx, account, id)
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("read order %s: %w", id, err)
 	}
 	return o, nil
 }
 
-// CancelOrder asks to cancel the order with the given ID. An order whose
+// CancelOrder asks to cancel account's order with the given ID. An order whose
 // placement was never sent is canceled at once, without the exchange; any
 // other order still working goes to pending_cancel, and its cancel request
 // is sent through the outbox once the exchange has acknowledged the
 // placement. Asking again changes nothing. It returns the order as stored,
 // an error wrapping domain.ErrNotFound, or one wrapping
 // domain.ErrTransition for an order that is filled, expired or rejected.
-func (s *Service) CancelOrder(ctx context.Context, id domain.ID) (domain.Order, error) {
+func (s *Service) CancelOrder(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
 	now := s.clock.Now()
-	o, err := s.orders.Cancel(ctx, id, func(o domain.Order, placementSent bool) (domain.Order, []domain.Event, error) {
+	o, err := s.orders.Cancel(ctx, account, id, func(o domain.Order, placementSent bool) (domain.Order, []domain.Event, error) {
 		return domain.RequestCancel(o, placementSent, now)
 	})
 	if err != nil {
@@ -158,10 +171,11 @@ type Page struct {
 	Next domain.ID
 }
 
-// ListOrders returns one page of orders. A zero q.Limit means
+// ListOrders returns one page of account's orders. A zero q.Limit means
 // DefaultPageSize; a limit outside 1..MaxPageSize, or an unknown status,
 // gives a domain.ValidationError.
-func (s *Service) ListOrders(ctx context.Context, q ports.ListQuery) (Page, error) {
+func (s *Service) ListOrders(ctx context.Context, account domain.Account, q ports.ListQuery) (Page, error) {
+	q.Account = account
 	if q.Limit == 0 {
 		q.Limit = DefaultPageSize
 	}

@@ -24,6 +24,9 @@ var (
 	// expired and another dispatcher claimed it (or it was settled), or
 	// another ingester applied the reports the caller was about to.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrUnauthenticated means a request carries no valid API key: none, a
+	// malformed one, an unknown one or a revoked one.
+	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrFeedTruncated means the exchange no longer keeps the reports asked
 	// for: they cannot be replayed. An ingester stops rather than skip them.
 	ErrFeedTruncated = errors.New("the exchange no longer keeps the reports asked for")

@@ -48,7 +48,9 @@ type Spec struct {
 // only through the lifecycle's functions (Apply, Acknowledge, Reject,
 // RequestCancel), which keep its rules.
 type Order struct {
-	ID        ID
+	ID ID
+	// Account owns the order: only requests with one of its keys see it.
+	Account   Account
 	CreatedAt time.Time
 	// UpdatedAt is when the order last changed.
 	UpdatedAt  time.Time

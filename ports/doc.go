@@ -10,6 +10,7 @@ package ports
 
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/orders.go . Orders
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/keys.go . Keys
+//go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/apikeys.go . APIKeys KeyLookup
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/outbox.go . Outbox
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/exchange.go . Exchange
 //go:generate go run github.com/matryer/moq@v0.8.1 -rm -pkg mocks -out mocks/gate.go . Gate

@@ -45,6 +45,7 @@ func testClock(t *testing.T, open func(testing.TB) *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Account = testAccount
 	mustCreate(t, db, o)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := app.DispatcherConfig{Concurrency: 4, Lease: 30 * time.Second, CallTimeout: 10 * time.Second, Logger: quiet}

@@ -37,6 +37,8 @@ var (
 	_ ports.Executions   = (*DB)(nil)
 	_ ports.Leases       = (*DB)(nil)
 	_ ports.OutboxStater = (*DB)(nil)
+	_ ports.APIKeys      = (*DB)(nil)
+	_ ports.KeyLookup    = (*DB)(nil)
 )
 
 //go:embed migrations

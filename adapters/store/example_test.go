@@ -59,7 +59,7 @@ func Example_embedding() {
 
 	svc := app.NewService(db, db, app.SystemClock{}, nil)
 	price, _ := domain.ParsePrice("189.50")
-	o, err := svc.PlaceOrder(ctx, domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &price, Quantity: 10})
+	o, err := svc.PlaceOrder(ctx, "my-desk", domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &price, Quantity: 10})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func Example_embedding() {
 			log.Fatal(err)
 		}
 		time.Sleep(2 * time.Millisecond) // let the retry fall due
-		if o, err = svc.Order(ctx, o.ID); err != nil {
+		if o, err = svc.Order(ctx, "my-desk", o.ID); err != nil {
 			log.Fatal(err)
 		}
 	}

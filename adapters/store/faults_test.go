@@ -83,7 +83,7 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 		if err := db.Create(cctx, o); err != nil {
 			t.Errorf("Create = %v; want nil: the order is committed", err)
 		}
-		if _, err := db.Order(ctx, o.ID); err != nil {
+		if _, err := db.Order(ctx, testAccount, o.ID); err != nil {
 			t.Errorf("order not stored: %v", err)
 		}
 	})
@@ -234,7 +234,7 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 			status domain.Status
 			err    string
 		}{{placed, domain.Placed, ""}, {retried, domain.Pending, "try again"}, {rejected, domain.Rejected, "refused"}} {
-			got, err := db.Order(ctx, c.j.Order.ID)
+			got, err := db.Order(ctx, testAccount, c.j.Order.ID)
 			if err != nil || got.Status != c.status || got.LastError != c.err || got.PlacementAttempts != 1 {
 				t.Errorf("order %s: %+v, %v; want %s, last error %q, 1 attempt", c.j.Order.ID, got, err, c.status, c.err)
 			}
@@ -262,11 +262,11 @@ func TestPostgresLostCommitAnswersOfTheFeed(t *testing.T) {
 	if _, err := db.ApplyReports(ctx, b); err != nil {
 		t.Errorf("ApplyReports with its commit answer dropped = %v; want nil: it is applied", err)
 	}
-	if got, _ := db.Order(ctx, o.ID); got.FilledQuantity() != 4 || px.Faults() != 1 {
+	if got, _ := db.Order(ctx, testAccount, o.ID); got.FilledQuantity() != 4 || px.Faults() != 1 {
 		t.Errorf("filled %d after %d faults; want 4 after 1", got.FilledQuantity(), px.Faults())
 	}
 	px.DropCommitReplies(1)
-	got, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second)))
+	got, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(time.Second)))
 	if err != nil || got.Status != domain.PendingCancel {
 		t.Errorf("Cancel with its commit answer dropped = %s, %v; want pending_cancel", got.Status, err)
 	}
@@ -292,7 +292,7 @@ func TestCancelledCallersLearnTheTruth(t *testing.T) {
 					_, _, err = db.CreateOnce(cctx, domain.IdempotencyKey(fmt.Sprint("k", i)), o)
 				}
 				cancel()
-				_, rerr := db.Order(ctx, o.ID)
+				_, rerr := db.Order(ctx, testAccount, o.ID)
 				if stored := rerr == nil; stored != (err == nil) {
 					t.Errorf("call %d: error %v, stored %v: the answer does not match the database", i, err, stored)
 				}

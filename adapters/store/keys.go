@@ -14,6 +14,7 @@ import (
 type keyRow struct {
 	bun.BaseModel `bun:"table:idempotency_keys"`
 
+	Account     string    `bun:"account,pk"`
 	Key         string    `bun:"key,pk"`
 	Fingerprint string    `bun:"fingerprint"`
 	OrderID     string    `bun:"order_id"`
@@ -36,7 +37,10 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
 	row := toRow(o)
-	k := &keyRow{Key: string(key), Fingerprint: o.Fingerprint(), OrderID: row.ID, CreatedAt: row.CreatedAt}
+	if o.Account == "" {
+		return domain.Order{}, false, fmt.Errorf("store: order %s has no account: %w", o.ID, domain.ErrInvalid)
+	}
+	k := &keyRow{Account: string(o.Account), Key: string(key), Fingerprint: o.Fingerprint(), OrderID: row.ID, CreatedAt: row.CreatedAt}
 	var err error
 	// Three tries: one may end with an unknown outcome, and a key purged
 	// between a failed insert and the read that follows is free again.
@@ -56,7 +60,7 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 		if !isUniqueViolation(err) {
 			continue // perhaps committed after all: the next try finds out
 		}
-		first, found, kerr := d.keyed(ctx, key)
+		first, found, kerr := d.keyed(ctx, o.Account, key)
 		switch {
 		case kerr != nil:
 			return domain.Order{}, false, kerr
@@ -74,9 +78,9 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 }
 
 // keyed returns the order recorded under key, if any.
-func (d *DB) keyed(ctx context.Context, key domain.IdempotencyKey) (domain.Order, bool, error) {
+func (d *DB) keyed(ctx context.Context, account domain.Account, key domain.IdempotencyKey) (domain.Order, bool, error) {
 	orders, err := snapshot(ctx, d.db, d.db.NewSelect().Model((*orderRow)(nil)).
-		Where("id = (SELECT order_id FROM idempotency_keys WHERE key = ?)", string(key)), "")
+		Where("id = (SELECT order_id FROM idempotency_keys WHERE account = ? AND key = ?)", string(account), string(key)), "")
 	if err != nil {
 		return domain.Order{}, false, fmt.Errorf("store: read key %q: %w", key, err)
 	}

@@ -36,17 +36,17 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		db := open(t)
 		o := newOrder(t, t0, false)
 		mustCreate(t, db, o)
-		got, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second)))
+		got, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(time.Second)))
 		if err != nil || got.Status != domain.Canceled {
 			t.Fatalf("Cancel = %s, %v; want canceled", got.Status, err)
 		}
 		if jobs := mustClaim(t, db, t0.Add(time.Hour), 10); len(jobs) != 0 {
 			t.Errorf("%d jobs claimable after a local cancel; want 0: the exchange must never see it", len(jobs))
 		}
-		if stored, _ := db.Order(ctx, o.ID); stored.Status != domain.Canceled || !stored.UpdatedAt.Equal(t0.Add(time.Second)) {
+		if stored, _ := db.Order(ctx, testAccount, o.ID); stored.Status != domain.Canceled || !stored.UpdatedAt.Equal(t0.Add(time.Second)) {
 			t.Errorf("stored: %s updated %v; want canceled at %v", stored.Status, stored.UpdatedAt, t0.Add(time.Second))
 		}
-		if _, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(2*time.Second))); err != nil {
+		if _, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(2*time.Second))); err != nil {
 			t.Errorf("cancel again: %v; want nil (no change)", err)
 		}
 	})
@@ -56,7 +56,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		o := newOrder(t, t0, false)
 		mustCreate(t, db, o)
 		place := mustClaim(t, db, t0, 1)[0] // the call is under way
-		got, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second)))
+		got, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(time.Second)))
 		if err != nil || got.Status != domain.PendingCancel {
 			t.Fatalf("Cancel = %s, %v; want pending_cancel", got.Status, err)
 		}
@@ -66,7 +66,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleDone(db, place, t0.Add(2*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		stored, _ := db.Order(ctx, o.ID)
+		stored, _ := db.Order(ctx, testAccount, o.ID)
 		if stored.Status != domain.PendingCancel || !stored.PlacedAt.Equal(t0.Add(2*time.Second)) {
 			t.Errorf("after the acknowledgement: %s placed at %v; want pending_cancel, placed at %v", stored.Status, stored.PlacedAt, t0.Add(2*time.Second))
 		}
@@ -89,11 +89,11 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleDone(db, mustClaim(t, db, t0, 1)[0], t0.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		first, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(2*time.Second)))
+		first, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(2*time.Second)))
 		if err != nil || first.Status != domain.PendingCancel {
 			t.Fatalf("Cancel = %s, %v; want pending_cancel", first.Status, err)
 		}
-		again, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(3*time.Second)))
+		again, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(3*time.Second)))
 		if err != nil || !again.UpdatedAt.Equal(first.UpdatedAt) {
 			t.Errorf("cancel again = updated %v, %v; want no change (updated %v)", again.UpdatedAt, err, first.UpdatedAt)
 		}
@@ -105,7 +105,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 
 	t.Run("cancels of unknown and finished orders are refused and change nothing", func(t *testing.T) {
 		db := open(t)
-		if _, err := db.Cancel(ctx, domain.NewID(t0), requestCancel(t0)); !errors.Is(err, domain.ErrNotFound) {
+		if _, err := db.Cancel(ctx, testAccount, domain.NewID(t0), requestCancel(t0)); !errors.Is(err, domain.ErrNotFound) {
 			t.Errorf("cancel of an unknown order: %v; want ErrNotFound", err)
 		}
 		o := newOrder(t, t0, false)
@@ -113,7 +113,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleRefused(db, mustClaim(t, db, t0, 1)[0], "unknown instrument"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second))); !errors.Is(err, domain.ErrTransition) {
+		if _, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(time.Second))); !errors.Is(err, domain.ErrTransition) {
 			t.Errorf("cancel of a rejected order: %v; want ErrTransition", err)
 		}
 		if n := count(t, db, "jobs"); n != 0 {
@@ -126,13 +126,13 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		o := newOrder(t, t0, false)
 		mustCreate(t, db, o)
 		place := mustClaim(t, db, t0, 1)[0]
-		if _, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second))); err != nil {
+		if _, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(time.Second))); err != nil {
 			t.Fatal(err)
 		}
 		if err := settleRefused(db, place, "unknown instrument"); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Rejected || count(t, db, "jobs") != 0 {
+		if got, _ := db.Order(ctx, testAccount, o.ID); got.Status != domain.Rejected || count(t, db, "jobs") != 0 {
 			t.Errorf("after the refusal: %s with %d jobs; want rejected and none", got.Status, count(t, db, "jobs"))
 		}
 	})
@@ -154,7 +154,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if diff := cmp.Diff(want, applied); diff != "" {
 			t.Errorf("applied (-want +got):\n%s", diff)
 		}
-		got, err := db.Order(ctx, o.ID)
+		got, err := db.Order(ctx, testAccount, o.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if _, err := db.ApplyReports(ctx, stale); !errors.Is(err, domain.ErrLeaseLost) {
 			t.Errorf("stale batch: %v; want ErrLeaseLost", err)
 		}
-		if got, _ := db.Order(ctx, o.ID); got.FilledQuantity() != 0 {
+		if got, _ := db.Order(ctx, testAccount, o.ID); got.FilledQuantity() != 0 {
 			t.Errorf("a refused batch filled %d; want nothing applied", got.FilledQuantity())
 		}
 		next := ports.Batch{Session: "s1", After: 1, At: t0, Reports: []domain.Report{report(2, o, domain.ReportPartialFill, 3, 10000, t0)}}
@@ -215,7 +215,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if applied.Kinds[domain.ReportPartialFill] != 1 || applied.Duplicates != 1 || applied.Unknown != 2 {
 			t.Errorf("applied = %+v; want 1 fill, 1 duplicate, 2 kept aside", applied)
 		}
-		if got, _ := db.Order(ctx, o.ID); got.FilledQuantity() != 4 {
+		if got, _ := db.Order(ctx, testAccount, o.ID); got.FilledQuantity() != 4 {
 			t.Errorf("filled %d; want 4", got.FilledQuantity())
 		}
 		if n := count(t, db, "unknown_reports"); n != 2 {
@@ -236,6 +236,7 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			o.Account = testAccount
 			orders[i] = o
 			mustCreate(t, db, o)
 		}
@@ -263,10 +264,10 @@ func runLifecycleSuite(t *testing.T, open func(testing.TB) *store.DB) {
 				running = false
 			default:
 			}
-			if _, err := db.List(ctx, ports.ListQuery{Limit: n}); err != nil {
+			if _, err := db.List(ctx, ports.ListQuery{Account: testAccount, Limit: n}); err != nil {
 				t.Fatalf("List while fills commit (read %d): %v", reads, err)
 			}
-			if _, err := db.Order(ctx, orders[reads%n].ID); err != nil {
+			if _, err := db.Order(ctx, testAccount, orders[reads%n].ID); err != nil {
 				t.Fatalf("Order while fills commit (read %d): %v", reads, err)
 			}
 		}

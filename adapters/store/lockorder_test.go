@@ -65,6 +65,7 @@ func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Account = testAccount
 	if err := db.Create(ctx, o); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestPostgresSettlesLockTheOrderBeforeItsJob(t *testing.T) {
 	if err := <-reject; !errors.Is(err, domain.ErrLeaseLost) {
 		t.Errorf("rejection: %v; want ErrLeaseLost (never a deadlock)", err)
 	}
-	got, err := db.Order(ctx, o.ID)
+	got, err := db.Order(ctx, testAccount, o.ID)
 	if err != nil || got.Status != domain.Placed {
 		t.Errorf("order: %s, %v; want placed", got.Status, err)
 	}
@@ -134,7 +135,7 @@ func TestPostgresCancelWaitsForAClaimUnderWay(t *testing.T) {
 	}
 	done := make(chan domain.Order, 1)
 	go func() {
-		got, err := db.Cancel(ctx, o.ID, requestCancel(t0.Add(time.Second)))
+		got, err := db.Cancel(ctx, testAccount, o.ID, requestCancel(t0.Add(time.Second)))
 		if err != nil {
 			t.Error(err)
 		}

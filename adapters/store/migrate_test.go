@@ -64,17 +64,20 @@ func testMigratesAnExistingDatabase(t *testing.T, dsn, dialect string) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.Order(ctx, placed.ID)
+	// Orders stored before accounts existed belong to the default account.
+	got, err := db.Order(ctx, domain.DefaultAccount, placed.ID)
 	if err != nil || got.Status != domain.Placed || got.PlacementAttempts != 2 || !got.UpdatedAt.Equal(t0.Add(time.Minute)) || *got.LimitPrice != *placed.LimitPrice {
 		t.Errorf("placed order after the migration: %+v, %v; want placed, 2 attempts, updated when placed", got, err)
 	}
-	if got, err := db.Order(ctx, pending.ID); err != nil || got.Status != domain.Pending || !got.UpdatedAt.Equal(pending.CreatedAt) {
+	if got, err := db.Order(ctx, domain.DefaultAccount, pending.ID); err != nil || got.Status != domain.Pending || !got.UpdatedAt.Equal(pending.CreatedAt) {
 		t.Errorf("pending order after the migration: %+v, %v", got, err)
 	}
 	if jobs := mustClaim(t, db, t0.Add(time.Hour), 10); len(jobs) != 1 || jobs[0].Order.ID != pending.ID || jobs[0].Attempt != 4 {
 		t.Errorf("claimable after the migration: %+v; want the pending order's job, attempt 4", jobs)
 	}
-	if first, replayed, err := db.CreateOnce(ctx, "k", newOrder(t, t0.Add(time.Hour), true)); err != nil || !replayed || first.ID != placed.ID {
+	again := newOrder(t, t0.Add(time.Hour), true)
+	again.Account = domain.DefaultAccount
+	if first, replayed, err := db.CreateOnce(ctx, "k", again); err != nil || !replayed || first.ID != placed.ID {
 		t.Errorf("idempotency key after the migration: %s, %v, %v; want a replay of %s", first.ID, replayed, err, placed.ID)
 	}
 	if err := db.Migrate(ctx); err != nil {

@@ -22,6 +22,7 @@ type orderRow struct {
 	bun.BaseModel `bun:"table:orders"`
 
 	ID                string         `bun:"id,pk"`
+	Account           string         `bun:"account"`
 	CreatedAt         time.Time      `bun:"created_at"`
 	UpdatedAt         time.Time      `bun:"updated_at"`
 	Type              string         `bun:"type"`
@@ -39,6 +40,7 @@ type orderRow struct {
 func toRow(o domain.Order) *orderRow {
 	r := &orderRow{
 		ID:                o.ID.String(),
+		Account:           string(o.Account),
 		CreatedAt:         o.CreatedAt.UTC(),
 		UpdatedAt:         o.UpdatedAt.UTC(),
 		Type:              string(o.Type),
@@ -68,6 +70,7 @@ func (r *orderRow) toDomain(fills []domain.Fill) (domain.Order, error) {
 	}
 	o := domain.Order{
 		ID:                id,
+		Account:           domain.Account(r.Account),
 		CreatedAt:         r.CreatedAt.UTC(),
 		UpdatedAt:         r.UpdatedAt.UTC(),
 		Type:              domain.Type(r.Type),
@@ -97,6 +100,9 @@ func (r *orderRow) toDomain(fills []domain.Fill) (domain.Order, error) {
 // Concurrent calls share transactions (group commit); each returns only
 // once its order is committed, with its own error.
 func (d *DB) Create(ctx context.Context, o domain.Order) error {
+	if o.Account == "" {
+		return fmt.Errorf("store: order %s has no account: %w", o.ID, domain.ErrInvalid)
+	}
 	if err := d.creates.do(ctx, toRow(o)); err != nil {
 		if errors.Is(err, domain.ErrConflict) || errors.Is(err, errClosed) {
 			return err
@@ -108,8 +114,8 @@ func (d *DB) Create(ctx context.Context, o domain.Order) error {
 
 // Order returns the order with the given ID, or an error wrapping
 // domain.ErrNotFound.
-func (d *DB) Order(ctx context.Context, id domain.ID) (domain.Order, error) {
-	orders, err := snapshot(ctx, d.db, d.db.NewSelect().Model((*orderRow)(nil)).Where("id = ?", id.String()), "")
+func (d *DB) Order(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
+	orders, err := snapshot(ctx, d.db, d.db.NewSelect().Model((*orderRow)(nil)).Where("id = ?", id.String()).Where("account = ?", string(account)), "")
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("store: read order %s: %w", id, err)
 	}
@@ -124,7 +130,7 @@ func (d *DB) List(ctx context.Context, q ports.ListQuery) ([]domain.Order, error
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("store: list limit %d must be at least 1", q.Limit)
 	}
-	sel := d.db.NewSelect().Model((*orderRow)(nil)).OrderExpr("id DESC").Limit(int64(q.Limit))
+	sel := d.db.NewSelect().Model((*orderRow)(nil)).Where("account = ?", string(q.Account)).OrderExpr("id DESC").Limit(int64(q.Limit))
 	if !q.Before.IsZero() {
 		sel = sel.Where("id < ?", q.Before.String())
 	}
@@ -258,21 +264,21 @@ func insertWithJobs(ctx context.Context, tx bun.Tx, rows ...*orderRow) error {
 // statements whose text never changes, so pgx prepares each once per
 // connection and PostgreSQL plans it once, whatever the batch size.
 const (
-	insertOrdersUnnestSQL = `INSERT INTO orders (id, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error)
-		SELECT id, created, created, type, side, instrument, price, quantity, status, attempts, placed_at, last_error
-		FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::integer[], $10::timestamptz[], $11::text[])
-			AS t(id, created, type, side, instrument, price, quantity, status, attempts, placed_at, last_error)`
+	insertOrdersUnnestSQL = `INSERT INTO orders (id, account, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error)
+		SELECT id, account, created, created, type, side, instrument, price, quantity, status, attempts, placed_at, last_error
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::integer[], $11::timestamptz[], $12::text[])
+			AS t(id, account, created, type, side, instrument, price, quantity, status, attempts, placed_at, last_error)`
 	insertJobsUnnestSQL = `INSERT INTO jobs (order_id, kind, due_at) SELECT id, 'place', due FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, due)`
 )
 
 func insertWithJobsUnnest(ctx context.Context, tx bun.Tx, rows []*orderRow) error {
 	n := len(rows)
-	ids, created := make([]string, n), make([]time.Time, n)
+	ids, accounts, created := make([]string, n), make([]string, n), make([]time.Time, n)
 	types, sides, instruments, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	prices, quantities, attempts := make([]*int64, n), make([]int64, n), make([]int32, n)
 	placedAt, lastErrors := make([]*time.Time, n), make([]*string, n)
 	for i, r := range rows {
-		ids[i], created[i] = r.ID, r.CreatedAt
+		ids[i], accounts[i], created[i] = r.ID, r.Account, r.CreatedAt
 		types[i], sides[i], instruments[i], statuses[i] = r.Type, r.Side, r.Instrument, r.Status
 		quantities[i], attempts[i] = r.Quantity, int32(r.PlacementAttempts) //nolint:gosec // G115: attempts of a new order, 0
 		if r.LimitPriceCents.Valid {
@@ -285,7 +291,7 @@ func insertWithJobsUnnest(ctx context.Context, tx bun.Tx, rows []*orderRow) erro
 			lastErrors[i] = &r.LastError.String
 		}
 	}
-	if _, err := tx.Tx.ExecContext(ctx, insertOrdersUnnestSQL, prepared, ids, created, types, sides, instruments, prices, quantities, statuses, attempts, placedAt, lastErrors); err != nil {
+	if _, err := tx.Tx.ExecContext(ctx, insertOrdersUnnestSQL, prepared, ids, accounts, created, types, sides, instruments, prices, quantities, statuses, attempts, placedAt, lastErrors); err != nil {
 		return err
 	}
 	_, err := tx.Tx.ExecContext(ctx, insertJobsUnnestSQL, prepared, ids, created)
@@ -293,7 +299,7 @@ func insertWithJobsUnnest(ctx context.Context, tx bun.Tx, rows []*orderRow) erro
 }
 
 const (
-	insertOrderSQL = `INSERT INTO orders (id, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertOrderSQL = `INSERT INTO orders (id, account, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertJobSQL   = `INSERT INTO jobs (order_id, kind, due_at, attempts, lease_owner) VALUES (?, 'place', ?, 0, NULL)`
 )
 
@@ -320,7 +326,7 @@ func insertWithJobsPrepared(ctx context.Context, tx bun.Tx, rows []*orderRow) er
 			placedAt = sqliteTime(r.PlacedAt.Time)
 		}
 		created := sqliteTime(r.CreatedAt)
-		if _, err := orders.ExecContext(ctx, r.ID, created, created, r.Type, r.Side, r.Instrument, r.LimitPriceCents,
+		if _, err := orders.ExecContext(ctx, r.ID, r.Account, created, created, r.Type, r.Side, r.Instrument, r.LimitPriceCents,
 			r.Quantity, r.Status, r.PlacementAttempts, placedAt, r.LastError); err != nil {
 			return err
 		}
@@ -382,7 +388,7 @@ func (d *DB) stored(ctx context.Context, row *orderRow) error {
 
 // sameRequest reports whether two rows record the same accepted order.
 func sameRequest(a, b *orderRow) bool {
-	return a.ID == b.ID && a.CreatedAt.Equal(b.CreatedAt) && a.Type == b.Type && a.Side == b.Side &&
+	return a.ID == b.ID && a.Account == b.Account && a.CreatedAt.Equal(b.CreatedAt) && a.Type == b.Type && a.Side == b.Side &&
 		a.Instrument == b.Instrument && a.LimitPriceCents == b.LimitPriceCents && a.Quantity == b.Quantity
 }
 
@@ -497,7 +503,7 @@ func updateOrders(ctx context.Context, tx bun.Tx, orders []domain.Order) error {
 // ports.Orders). Like every write here it runs to the end once started, and
 // tries again after a failure whose outcome is unknown: applying a cancel
 // request twice changes nothing the second time.
-func (d *DB) Cancel(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+func (d *DB) Cancel(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.Order{}, err
 	}
@@ -507,7 +513,7 @@ func (d *DB) Cancel(ctx context.Context, id domain.ID, apply ports.CancelFunc) (
 	err := once(func() error {
 		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error
-			out, err = cancelIn(ctx, tx, id, apply)
+			out, err = cancelIn(ctx, tx, account, id, apply)
 			return err
 		})
 	})
@@ -517,13 +523,13 @@ func (d *DB) Cancel(ctx context.Context, id domain.ID, apply ports.CancelFunc) (
 	return out, nil
 }
 
-func cancelIn(ctx context.Context, tx bun.Tx, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+func cancelIn(ctx context.Context, tx bun.Tx, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 	orders, err := readOrders(ctx, tx, []string{id.String()}, true)
 	if err != nil {
 		return domain.Order{}, err
 	}
 	o, ok := orders[id.String()]
-	if !ok {
+	if !ok || o.Account != account {
 		return domain.Order{}, orderNotFound(id)
 	}
 	// A placement job never claimed was never sent; once claimed, the call

@@ -217,7 +217,7 @@ func (d *DB) settleOne(ctx context.Context, s settlement) error {
 	if errors.Is(err, domain.ErrLeaseLost) && s.outcome.Result == ports.Refused && s.job.Kind == ports.JobPlace {
 		// Recorded already, by this call (its first commit's answer lost)
 		// or by the job's new holder: the order is rejected either way.
-		if o, rerr := d.Order(ctx, s.job.Order.ID); rerr == nil && o.Status == domain.Rejected {
+		if o, rerr := d.Order(ctx, s.job.Order.Account, s.job.Order.ID); rerr == nil && o.Status == domain.Rejected {
 			return nil
 		}
 	}

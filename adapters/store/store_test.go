@@ -50,8 +50,12 @@ func newOrder(t testing.TB, at time.Time, limit bool) domain.Order {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Account = testAccount
 	return o
 }
+
+// testAccount owns the orders the suite creates.
+const testAccount domain.Account = "acme"
 
 func mustCreate(t testing.TB, db *store.DB, o domain.Order) {
 	t.Helper()
@@ -100,7 +104,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		for _, limit := range []bool{false, true} {
 			want := newOrder(t, t0, limit)
 			mustCreate(t, db, want)
-			got, err := db.Order(ctx, want.ID)
+			got, err := db.Order(ctx, testAccount, want.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +119,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 
 	t.Run("unknown order is not found", func(t *testing.T) {
 		db := open(t)
-		if _, err := db.Order(ctx, domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
+		if _, err := db.Order(ctx, testAccount, domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
 			t.Errorf("error = %v; want ErrNotFound", err)
 		}
 	})
@@ -129,7 +133,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := db.Create(ctx, dup); !errors.Is(err, domain.ErrConflict) {
 			t.Fatalf("error = %v; want ErrConflict", err)
 		}
-		got, _ := db.Order(ctx, o.ID)
+		got, _ := db.Order(ctx, testAccount, o.ID)
 		if got.Quantity != 10 || count(t, db, "orders") != 1 || count(t, db, "jobs") != 1 {
 			t.Errorf("after a duplicate: quantity %d, %d orders, %d jobs; want 10, 1, 1", got.Quantity, count(t, db, "orders"), count(t, db, "jobs"))
 		}
@@ -150,7 +154,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err == nil {
 			t.Fatal("Create succeeded; want the job insert to fail")
 		}
-		if _, err := db.Order(ctx, o.ID); !errors.Is(err, domain.ErrNotFound) {
+		if _, err := db.Order(ctx, testAccount, o.ID); !errors.Is(err, domain.ErrNotFound) {
 			t.Errorf("order row after a failed transaction: %v; want not found", err)
 		}
 		if n := count(t, db, "orders"); n != 1 {
@@ -190,12 +194,12 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 			q    ports.ListQuery
 			want []domain.ID
 		}{
-			{"first page", ports.ListQuery{Limit: 3}, []domain.ID{all[6].ID, all[5].ID, all[4].ID}},
-			{"next page", ports.ListQuery{Limit: 3, Before: all[4].ID}, []domain.ID{all[3].ID, all[2].ID, all[1].ID}},
-			{"last page", ports.ListQuery{Limit: 3, Before: all[1].ID}, []domain.ID{all[0].ID}},
-			{"placed only", ports.ListQuery{Limit: 10, Status: domain.Placed}, []domain.ID{all[4].ID, all[1].ID}},
-			{"pending before a cursor", ports.ListQuery{Limit: 2, Status: domain.Pending, Before: all[5].ID}, []domain.ID{all[3].ID, all[2].ID}},
-			{"rejected: none", ports.ListQuery{Limit: 10, Status: domain.Rejected}, nil},
+			{"first page", ports.ListQuery{Account: testAccount, Limit: 3}, []domain.ID{all[6].ID, all[5].ID, all[4].ID}},
+			{"next page", ports.ListQuery{Account: testAccount, Limit: 3, Before: all[4].ID}, []domain.ID{all[3].ID, all[2].ID, all[1].ID}},
+			{"last page", ports.ListQuery{Account: testAccount, Limit: 3, Before: all[1].ID}, []domain.ID{all[0].ID}},
+			{"placed only", ports.ListQuery{Account: testAccount, Limit: 10, Status: domain.Placed}, []domain.ID{all[4].ID, all[1].ID}},
+			{"pending before a cursor", ports.ListQuery{Account: testAccount, Limit: 2, Status: domain.Pending, Before: all[5].ID}, []domain.ID{all[3].ID, all[2].ID}},
+			{"rejected: none", ports.ListQuery{Account: testAccount, Limit: 10, Status: domain.Rejected}, nil},
 		}
 		for _, tt := range tests {
 			got, err := db.List(ctx, tt.q)
@@ -264,7 +268,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleRefused(db, first[0], "late"); !errors.Is(err, domain.ErrLeaseLost) {
 			t.Errorf("stale Reject error = %v; want ErrLeaseLost", err)
 		}
-		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Pending || got.LastError != "" {
+		if got, _ := db.Order(ctx, testAccount, o.ID); got.Status != domain.Pending || got.LastError != "" {
 			t.Errorf("stale settles changed the order: %+v", got)
 		}
 	})
@@ -329,7 +333,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 				t.Fatal(err)
 			}
 		}
-		got, _ := db.Order(ctx, o.ID)
+		got, _ := db.Order(ctx, testAccount, o.ID)
 		if got.Status != domain.Placed || !got.PlacedAt.Equal(at) || got.PlacementAttempts != 1 {
 			t.Errorf("order = status %s, placed_at %v, attempts %d; want placed at %v after 1", got.Status, got.PlacedAt, got.PlacementAttempts, at)
 		}
@@ -371,7 +375,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleRetry(db, j, due, "Connection not available"); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := db.Order(ctx, o.ID)
+		got, _ := db.Order(ctx, testAccount, o.ID)
 		if got.Status != domain.Pending || got.PlacementAttempts != 1 || got.LastError != "Connection not available" {
 			t.Errorf("order after retry = %+v", got)
 		}
@@ -392,7 +396,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleRefused(db, j, "unknown instrument"); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := db.Order(ctx, o.ID)
+		got, _ := db.Order(ctx, testAccount, o.ID)
 		if got.Status != domain.Rejected || got.LastError != "unknown instrument" || got.PlacementAttempts != 1 {
 			t.Errorf("order after reject = %+v", got)
 		}
@@ -404,7 +408,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleRefused(db, j, "again"); err != nil {
 			t.Errorf("second Reject error = %v; want nil: the order is rejected", err)
 		}
-		if got, _ := db.Order(ctx, o.ID); got.LastError != "unknown instrument" {
+		if got, _ := db.Order(ctx, testAccount, o.ID); got.LastError != "unknown instrument" {
 			t.Errorf("last error after a second Reject = %q; want the first cause kept", got.LastError)
 		}
 	})
@@ -490,7 +494,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err != nil || n != 1 {
 			t.Fatalf("PurgeKeys = %d, %v; want 1", n, err)
 		}
-		if _, err := db.Order(ctx, old.ID); err != nil {
+		if _, err := db.Order(ctx, testAccount, old.ID); err != nil {
 			t.Errorf("purging a key lost its order: %v", err)
 		}
 		// The purged key is free for a new order; the kept one still replays.
@@ -534,7 +538,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 				t.Errorf("order %d: %v", i, err)
 				continue
 			}
-			if _, err := db.Order(ctx, orders[i].ID); err != nil {
+			if _, err := db.Order(ctx, testAccount, orders[i].ID); err != nil {
 				t.Errorf("order %d acknowledged but not stored: %v", i, err)
 			}
 		}
@@ -568,7 +572,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			got, _ := db.Order(ctx, jobs[i].Order.ID)
+			got, _ := db.Order(ctx, testAccount, jobs[i].Order.ID)
 			if i%20 == 0 {
 				if !errors.Is(err, domain.ErrLeaseLost) || got.LastError != "" {
 					t.Errorf("stale retry %d: %v, last error %q; want ErrLeaseLost and nothing recorded", i, err, got.LastError)
@@ -596,7 +600,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleDone(db, first, t0.Add(40*time.Second)); err != nil {
 			t.Fatalf("late Complete = %v; want nil", err)
 		}
-		got, _ := db.Order(ctx, o.ID)
+		got, _ := db.Order(ctx, testAccount, o.ID)
 		if got.Status != domain.Placed || !got.PlacedAt.Equal(t0.Add(40*time.Second)) || got.PlacementAttempts != 2 {
 			t.Errorf("after a late acknowledgement: %s placed at %v after %d attempts; want placed at %v after 2",
 				got.Status, got.PlacedAt, got.PlacementAttempts, t0.Add(40*time.Second))
@@ -618,7 +622,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if err := settleRefused(db, first, "refused"); !errors.Is(err, domain.ErrLeaseLost) {
 			t.Errorf("late Reject = %v; want ErrLeaseLost", err)
 		}
-		if got, _ := db.Order(ctx, o.ID); got.Status != domain.Placed || got.LastError != "" {
+		if got, _ := db.Order(ctx, testAccount, o.ID); got.Status != domain.Placed || got.LastError != "" {
 			t.Errorf("after a late rejection: %s, last error %q; want placed, none", got.Status, got.LastError)
 		}
 	})
@@ -659,7 +663,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 				t.Errorf("settle: %v; want nil or ErrLeaseLost", err)
 			}
 		}
-		placed, err := db.List(ctx, ports.ListQuery{Status: domain.Placed, Limit: 100})
+		placed, err := db.List(ctx, ports.ListQuery{Account: testAccount, Status: domain.Placed, Limit: 100})
 		if err != nil || len(placed) != n || count(t, db, "jobs") != 0 {
 			t.Errorf("%d orders placed (%v), %d jobs left; want all %d placed, none left", len(placed), err, count(t, db, "jobs"), n)
 		}
@@ -727,6 +731,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 	})
 
 	t.Run("lifecycle", func(t *testing.T) { runLifecycleSuite(t, open) })
+	t.Run("accounts", func(t *testing.T) { runAccountSuite(t, open) })
 
 	t.Run("migrate is idempotent", func(t *testing.T) {
 		db := open(t)

@@ -20,7 +20,7 @@ var _ ports.Orders = &OrdersMock{}
 //
 //		// make and configure a mocked ports.Orders
 //		mockedOrders := &OrdersMock{
-//			CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+//			CancelFunc: func(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 //				panic("mock out the Cancel method")
 //			},
 //			CreateFunc: func(ctx context.Context, o domain.Order) error {
@@ -29,7 +29,7 @@ var _ ports.Orders = &OrdersMock{}
 //			ListFunc: func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) {
 //				panic("mock out the List method")
 //			},
-//			OrderFunc: func(ctx context.Context, id domain.ID) (domain.Order, error) {
+//			OrderFunc: func(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
 //				panic("mock out the Order method")
 //			},
 //		}
@@ -40,7 +40,7 @@ var _ ports.Orders = &OrdersMock{}
 //	}
 type OrdersMock struct {
 	// CancelFunc mocks the Cancel method.
-	CancelFunc func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error)
+	CancelFunc func(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error)
 
 	// CreateFunc mocks the Create method.
 	CreateFunc func(ctx context.Context, o domain.Order) error
@@ -49,7 +49,7 @@ type OrdersMock struct {
 	ListFunc func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error)
 
 	// OrderFunc mocks the Order method.
-	OrderFunc func(ctx context.Context, id domain.ID) (domain.Order, error)
+	OrderFunc func(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error)
 
 	// calls tracks calls to the methods.
 	calls struct {
@@ -57,6 +57,8 @@ type OrdersMock struct {
 		Cancel []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
+			// Account is the account argument value.
+			Account domain.Account
 			// ID is the id argument value.
 			ID domain.ID
 			// Apply is the apply argument value.
@@ -80,6 +82,8 @@ type OrdersMock struct {
 		Order []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
+			// Account is the account argument value.
+			Account domain.Account
 			// ID is the id argument value.
 			ID domain.ID
 		}
@@ -91,23 +95,25 @@ type OrdersMock struct {
 }
 
 // Cancel calls CancelFunc.
-func (mock *OrdersMock) Cancel(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+func (mock *OrdersMock) Cancel(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 	if mock.CancelFunc == nil {
 		panic("OrdersMock.CancelFunc: method is nil but Orders.Cancel was just called")
 	}
 	callInfo := struct {
-		Ctx   context.Context
-		ID    domain.ID
-		Apply ports.CancelFunc
+		Ctx     context.Context
+		Account domain.Account
+		ID      domain.ID
+		Apply   ports.CancelFunc
 	}{
-		Ctx:   ctx,
-		ID:    id,
-		Apply: apply,
+		Ctx:     ctx,
+		Account: account,
+		ID:      id,
+		Apply:   apply,
 	}
 	mock.lockCancel.Lock()
 	mock.calls.Cancel = append(mock.calls.Cancel, callInfo)
 	mock.lockCancel.Unlock()
-	return mock.CancelFunc(ctx, id, apply)
+	return mock.CancelFunc(ctx, account, id, apply)
 }
 
 // CancelCalls gets all the calls that were made to Cancel.
@@ -115,14 +121,16 @@ func (mock *OrdersMock) Cancel(ctx context.Context, id domain.ID, apply ports.Ca
 //
 //	len(mockedOrders.CancelCalls())
 func (mock *OrdersMock) CancelCalls() []struct {
-	Ctx   context.Context
-	ID    domain.ID
-	Apply ports.CancelFunc
+	Ctx     context.Context
+	Account domain.Account
+	ID      domain.ID
+	Apply   ports.CancelFunc
 } {
 	var calls []struct {
-		Ctx   context.Context
-		ID    domain.ID
-		Apply ports.CancelFunc
+		Ctx     context.Context
+		Account domain.Account
+		ID      domain.ID
+		Apply   ports.CancelFunc
 	}
 	mock.lockCancel.RLock()
 	calls = mock.calls.Cancel
@@ -203,21 +211,23 @@ func (mock *OrdersMock) ListCalls() []struct {
 }
 
 // Order calls OrderFunc.
-func (mock *OrdersMock) Order(ctx context.Context, id domain.ID) (domain.Order, error) {
+func (mock *OrdersMock) Order(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
 	if mock.OrderFunc == nil {
 		panic("OrdersMock.OrderFunc: method is nil but Orders.Order was just called")
 	}
 	callInfo := struct {
-		Ctx context.Context
-		ID  domain.ID
+		Ctx     context.Context
+		Account domain.Account
+		ID      domain.ID
 	}{
-		Ctx: ctx,
-		ID:  id,
+		Ctx:     ctx,
+		Account: account,
+		ID:      id,
 	}
 	mock.lockOrder.Lock()
 	mock.calls.Order = append(mock.calls.Order, callInfo)
 	mock.lockOrder.Unlock()
-	return mock.OrderFunc(ctx, id)
+	return mock.OrderFunc(ctx, account, id)
 }
 
 // OrderCalls gets all the calls that were made to Order.
@@ -225,12 +235,14 @@ func (mock *OrdersMock) Order(ctx context.Context, id domain.ID) (domain.Order, 
 //
 //	len(mockedOrders.OrderCalls())
 func (mock *OrdersMock) OrderCalls() []struct {
-	Ctx context.Context
-	ID  domain.ID
+	Ctx     context.Context
+	Account domain.Account
+	ID      domain.ID
 } {
 	var calls []struct {
-		Ctx context.Context
-		ID  domain.ID
+		Ctx     context.Context
+		Account domain.Account
+		ID      domain.ID
 	}
 	mock.lockOrder.RLock()
 	calls = mock.calls.Order
