@@ -76,21 +76,21 @@ func TestServiceCountsCommittedOrdersOnly(t *testing.T) {
 	svc := app.NewService(orders, keys, newClock().mock(), nil, app.WithMetrics(m))
 	spec := domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1}
 	ctx := context.Background()
-	if _, err := svc.PlaceOrder(ctx, spec); err != nil {
+	if _, err := svc.PlaceOrder(ctx, "acme", spec); err != nil {
 		t.Fatal(err)
 	}
 	bad := spec
 	bad.Quantity = 13
-	if _, err := svc.PlaceOrder(ctx, bad); err == nil {
+	if _, err := svc.PlaceOrder(ctx, "acme", bad); err == nil {
 		t.Fatal("a failed store write succeeded")
 	}
-	if _, err := svc.PlaceOrder(ctx, domain.Spec{}); err == nil {
+	if _, err := svc.PlaceOrder(ctx, "acme", domain.Spec{}); err == nil {
 		t.Fatal("an invalid order succeeded")
 	}
-	if _, _, err := svc.PlaceOrderOnce(ctx, "new", spec); err != nil {
+	if _, _, err := svc.PlaceOrderOnce(ctx, "acme", "new", spec); err != nil {
 		t.Fatal(err)
 	}
-	if _, replayed, err := svc.PlaceOrderOnce(ctx, "seen", spec); err != nil || !replayed {
+	if _, replayed, err := svc.PlaceOrderOnce(ctx, "acme", "seen", spec); err != nil || !replayed {
 		t.Fatalf("replay = %v, %v", replayed, err)
 	}
 	if got := len(m.OrderCreatedCalls()); got != 2 {

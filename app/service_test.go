@@ -36,7 +36,7 @@ func TestPlaceOrder(t *testing.T) {
 			wakes := 0
 			svc := app.NewService(store, nil, newClock().mock(), func() { wakes++ })
 
-			got, err := svc.PlaceOrder(context.Background(), tt.spec)
+			got, err := svc.PlaceOrder(context.Background(), "acme", tt.spec)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("PlaceOrder error = %v; want %v", err, tt.wantErr)
 			}
@@ -91,7 +91,7 @@ func TestListOrdersPaging(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(store.ListCalls())
-			p, err := svc.ListOrders(context.Background(), tt.q)
+			p, err := svc.ListOrders(context.Background(), "acme", tt.q)
 			if tt.wantErr != "" {
 				var ve *domain.ValidationError
 				if !errors.As(err, &ve) || ve.Field != tt.wantErr {
@@ -116,11 +116,11 @@ func TestListOrdersPaging(t *testing.T) {
 }
 
 func TestOrderWrapsNotFound(t *testing.T) {
-	store := &mocks.OrdersMock{OrderFunc: func(ctx context.Context, id domain.ID) (domain.Order, error) {
+	store := &mocks.OrdersMock{OrderFunc: func(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
 		return domain.Order{}, domain.ErrNotFound
 	}}
 	svc := app.NewService(store, nil, newClock().mock(), nil)
-	if _, err := svc.Order(context.Background(), domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := svc.Order(context.Background(), "acme", domain.NewID(t0)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("error = %v; want ErrNotFound", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestPlaceOrderOnce(t *testing.T) {
 			}}
 			wakes := 0
 			svc := app.NewService(&mocks.OrdersMock{}, keys, newClock().mock(), func() { wakes++ })
-			got, replayed, err := svc.PlaceOrderOnce(context.Background(), "k", tt.spec)
+			got, replayed, err := svc.PlaceOrderOnce(context.Background(), "acme", "k", tt.spec)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v; want %v", err, tt.wantErr)
 			}
@@ -205,13 +205,13 @@ func TestCancelOrderAppliesTheDomainsRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			orders := &mocks.OrdersMock{CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+			orders := &mocks.OrdersMock{CancelFunc: func(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 				o, _, err := apply(tt.stored, tt.sent)
 				return o, err
 			}}
 			woke := 0
 			svc := app.NewService(orders, nil, clk.mock(), func() { woke++ })
-			got, err := svc.CancelOrder(context.Background(), tt.stored.ID)
+			got, err := svc.CancelOrder(context.Background(), "acme", tt.stored.ID)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("CancelOrder error = %v; want %v", err, tt.wantErr)
@@ -222,5 +222,42 @@ func TestCancelOrderAppliesTheDomainsRule(t *testing.T) {
 				t.Errorf("CancelOrder = %s, %v, woke the dispatcher %d times; want %s, nil, %d", got.Status, err, woke, tt.want, tt.wake)
 			}
 		})
+	}
+}
+
+func TestServiceScopesEveryCallByAccount(t *testing.T) {
+	clk := newClock()
+	var stored domain.Order
+	var listed ports.ListQuery
+	var read, canceled domain.Account
+	orders := &mocks.OrdersMock{
+		CreateFunc: func(_ context.Context, o domain.Order) error { stored = o; return nil },
+		ListFunc: func(_ context.Context, q ports.ListQuery) ([]domain.Order, error) {
+			listed = q
+			return nil, nil
+		},
+		OrderFunc: func(_ context.Context, a domain.Account, _ domain.ID) (domain.Order, error) {
+			read = a
+			return domain.Order{}, domain.ErrNotFound
+		},
+		CancelFunc: func(_ context.Context, a domain.Account, _ domain.ID, _ ports.CancelFunc) (domain.Order, error) {
+			canceled = a
+			return domain.Order{}, domain.ErrNotFound
+		},
+	}
+	svc := app.NewService(orders, nil, clk.mock(), nil)
+	ctx := context.Background()
+	spec := domain.Spec{Type: domain.Market, Side: domain.Buy, Instrument: "US0378331005", Quantity: 1}
+	if _, err := svc.PlaceOrder(ctx, "acme", spec); err != nil || stored.Account != "acme" {
+		t.Errorf("PlaceOrder stored account %q (%v); want acme", stored.Account, err)
+	}
+	if _, err := svc.PlaceOrder(ctx, "", spec); err == nil {
+		t.Error("PlaceOrder without an account succeeded")
+	}
+	_, _ = svc.ListOrders(ctx, "acme", ports.ListQuery{Account: "other"})
+	_, _ = svc.Order(ctx, "acme", domain.NewID(t0))
+	_, _ = svc.CancelOrder(ctx, "acme", domain.NewID(t0))
+	if listed.Account != "acme" || read != "acme" || canceled != "acme" {
+		t.Errorf("list %q, read %q, cancel %q; want acme each: the caller's account wins over the query", listed.Account, read, canceled)
 	}
 }
