@@ -71,7 +71,7 @@ func NewAPI(mux *http.ServeMux) huma.API {
 // contract's 500 body and one access log line per request.
 func Handler(svc Service, auth Authenticator, h Health, log *slog.Logger, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
-	Register(NewAPI(mux), svc, auth, h, log)
+	Register(NewAPI(mux), svc, auth, h, log, opts...)
 	return wrap(mux, log, opts)
 }
 

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
@@ -37,6 +41,11 @@ const Realm = "ordergate"
 // one is refused unread. Keys are 46 bytes.
 const MaxAuthorizationBytes = 512
 
+// rateLimitKeys bounds the keys whose rate limiters are held at once: the
+// least recently used are forgotten first, and a forgotten key starts
+// again with a full bucket.
+const rateLimitKeys = 10_000
+
 // authError is a request without a valid API key, with a reason safe to
 // send: it never holds the key. keySent is whether the request offered a
 // bearer key at all, which picks the challenge's error code (RFC 6750
@@ -52,6 +61,31 @@ func (e *authError) Error() string { return e.detail }
 
 // Unwrap returns the cause, which matches domain.ErrUnauthenticated.
 func (e *authError) Unwrap() error { return e.err }
+
+// rateLimited is a request over its key's rate limit.
+type rateLimited struct {
+	retryAfter time.Duration
+	perSecond  float64
+	burst      int
+}
+
+// Error implements error.
+func (e *rateLimited) Error() string {
+	return fmt.Sprintf("rate limit of %s requests per second (burst %d) exceeded for this API key: retry after %d s",
+		strconv.FormatFloat(e.perSecond, 'f', -1, 64), e.burst, e.retrySeconds())
+}
+
+// retrySeconds is Retry-After: whole seconds, rounded up, at least 1.
+func (e *rateLimited) retrySeconds() int {
+	s := math.Ceil(e.retryAfter.Seconds())
+	if s < 1 {
+		return 1
+	}
+	if s > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(s)
+}
 
 // bearerKey reads the API key from the value of an Authorization header:
 // the scheme "Bearer" in any case, exactly one space, and a b64token
@@ -131,12 +165,56 @@ func account(ctx context.Context) (domain.Account, error) {
 	return k.Account, nil
 }
 
+// limiters holds one token bucket per API key, for the keys seen most
+// recently.
+type limiters struct {
+	perSecond float64
+	burst     int
+	cache     *lru.Cache[domain.KeyID, *rate.Limiter]
+}
+
+// newLimiters returns per-key limiters, or nil when perSecond is not
+// above 0 (no limit).
+func newLimiters(perSecond float64, burst int) *limiters {
+	if perSecond <= 0 || math.IsNaN(perSecond) {
+		return nil
+	}
+	burst = max(burst, 1)
+	cache, err := lru.New[domain.KeyID, *rate.Limiter](rateLimitKeys)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &limiters{perSecond: perSecond, burst: burst, cache: cache}
+}
+
+// allow takes one request from id's bucket at now, or returns a
+// *rateLimited saying how long until one is free.
+func (l *limiters) allow(id domain.KeyID, now time.Time) error {
+	lim, ok := l.cache.Get(id)
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
+		// Two first requests of a key may race: both use the one stored.
+		if prev, found, _ := l.cache.PeekOrAdd(id, lim); found {
+			lim = prev
+		}
+	}
+	r := lim.ReserveN(now, 1)
+	if !r.OK() {
+		return &rateLimited{retryAfter: time.Second, perSecond: l.perSecond, burst: l.burst}
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now) // the request is not served: give its token back
+		return &rateLimited{retryAfter: d, perSecond: l.perSecond, burst: l.burst}
+	}
+	return nil
+}
+
 // authenticated makes op an order operation that needs an API key: it
-// documents the bearer scheme and the 401 answer, and runs
+// documents the bearer scheme and the 401 and 429 answers, and runs
 // authenticate before the request is read.
 func (h *handlers) authenticated(api huma.API, op huma.Operation) huma.Operation {
 	op.Security = []map[string][]string{{SecurityScheme: {}}}
-	op.Errors = append(op.Errors, http.StatusUnauthorized)
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusTooManyRequests)
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
 		k, err := h.authenticate(ctx)
 		if err != nil {
@@ -148,7 +226,8 @@ func (h *handlers) authenticated(api huma.API, op huma.Operation) huma.Operation
 	return op
 }
 
-// authenticate finds the request's API key. It tells the access log the key's ID once it is known.
+// authenticate finds the request's API key and takes the request from the
+// key's rate limit. It tells the access log the key's ID once it is known.
 func (h *handlers) authenticate(ctx huma.Context) (domain.APIKey, error) {
 	var header string
 	n := 0
@@ -180,6 +259,11 @@ func (h *handlers) authenticate(ctx huma.Context) (domain.APIKey, error) {
 	}
 	if info := infoOf(ctx.Context()); info != nil {
 		info.keyID = k.ID
+	}
+	if h.limits != nil {
+		if err := h.limits.allow(k.ID, time.Now()); err != nil {
+			return domain.APIKey{}, err
+		}
 	}
 	return k, nil
 }

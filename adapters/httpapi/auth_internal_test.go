@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordergate/ordergate/domain"
 )
@@ -58,6 +60,51 @@ func TestBearerKey(t *testing.T) {
 		}
 		if strings.Contains(ae.detail, "og_") || strings.Contains(ae.detail, "aaaa") || strings.Contains(ae.detail, "abc") {
 			t.Errorf("bearerKey(%.40q): detail %q repeats the key", tt.header, ae.detail)
+		}
+	}
+}
+
+func TestLimitersForgetTheLeastRecentlyUsedKeys(t *testing.T) {
+	l := newLimiters(1, 1)
+	now := time.Now()
+	if err := l.allow("first", now); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	var rl *rateLimited
+	if err := l.allow("first", now); !errors.As(err, &rl) || rl.retrySeconds() != 1 {
+		t.Fatalf("second request at once: %v; want limited, retry after 1 s", err)
+	}
+	for i := range rateLimitKeys {
+		if err := l.allow(domain.KeyID(fmt.Sprint("key-", i)), now); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+	}
+	if n := l.cache.Len(); n != rateLimitKeys {
+		t.Errorf("limiters held = %d; want at most %d", n, rateLimitKeys)
+	}
+	// Forgotten, the first key starts again with a full bucket.
+	if err := l.allow("first", now); err != nil {
+		t.Errorf("first key after it was forgotten: %v; want allowed", err)
+	}
+}
+
+func TestRetrySeconds(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want int
+	}{
+		{time.Nanosecond, 1}, {999 * time.Millisecond, 1}, {time.Second, 1}, {1001 * time.Millisecond, 2}, {4 * time.Second, 4}, {0, 1},
+	} {
+		if got := (&rateLimited{retryAfter: tt.d}).retrySeconds(); got != tt.want {
+			t.Errorf("retrySeconds(%v) = %d; want %d", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestNoRateLimit(t *testing.T) {
+	for _, perSecond := range []float64{0, -1} {
+		if l := newLimiters(perSecond, 10); l != nil {
+			t.Errorf("newLimiters(%v, 10) = %v; want nil, no limit", perSecond, l)
 		}
 	}
 }

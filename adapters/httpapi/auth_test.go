@@ -103,13 +103,13 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newServer(t *testing.T, store ports.Orders) *server {
+func newServer(t *testing.T, store ports.Orders, opts ...httpapi.Option) *server {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := newSpy(app.NewService(store, nil, clock{}, nil))
 	kr := newKeyring(t)
-	return &server{h: httpapi.Handler(svc, kr.auth, httpapi.Health{DB: pinger{}}, log), svc: svc, keys: kr, logs: logs}
+	return &server{h: httpapi.Handler(svc, kr.auth, httpapi.Health{DB: pinger{}}, log, opts...), svc: svc, keys: kr, logs: logs}
 }
 
 // do sends a request with the Authorization header auth (none if empty)
@@ -342,6 +342,70 @@ func TestAccountsSeeOnlyTheirOwnOrders(t *testing.T) {
 	if n := s.svc.of("bravo"); n == 0 {
 		t.Error("B's requests never reached the service as B's")
 	}
+}
+
+func TestRateLimitPerKey(t *testing.T) {
+	s := newServer(t, memOrders(), httpapi.WithRateLimit(1, 2))
+	keyA, _ := s.keys.add("alpha")
+	keyB, _ := s.keys.add("bravo")
+	for i := range 2 {
+		if w := s.do(http.MethodGet, "/orders", "Bearer "+keyA); w.Code != http.StatusOK {
+			t.Fatalf("A's request %d within the burst = %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := s.do(http.MethodGet, "/orders", "Bearer "+keyA)
+	if w.Code != http.StatusTooManyRequests {
+		t.Fatalf("A's third request = %d %s; want 429", w.Code, w.Body)
+	}
+	if got := w.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q; want 1", got)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q; want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != http.StatusTooManyRequests || p.Title != "Too Many Requests" {
+		t.Errorf("problem = %+v, %v; want status 429, title Too Many Requests", p, err)
+	}
+	if n := s.svc.of("alpha"); n != 2 {
+		t.Errorf("A's calls to the service = %d; want 2 (the 429 is not served)", n)
+	}
+	// Another key at the same moment has its own bucket.
+	if w := s.do(http.MethodPost, "/orders", "Bearer "+keyB); w.Code != http.StatusCreated {
+		t.Errorf("B's request while A is limited = %d %s; want 201", w.Code, w.Body)
+	}
+	// Unauthenticated requests are refused as such, not limited, and
+	// health endpoints are never limited.
+	if w := s.do(http.MethodGet, "/orders", "Bearer "+keyA+"x"); w.Code != http.StatusUnauthorized {
+		t.Errorf("a bad key while A is limited = %d; want 401", w.Code)
+	}
+	if w := s.do(http.MethodGet, "/healthz", "Bearer "+keyA); w.Code != http.StatusOK {
+		t.Errorf("healthz with A's key = %d; want 200", w.Code)
+	}
+	if !strings.Contains(s.logs.String(), `"status":429`) {
+		t.Errorf("the 429 is not in the access log:\n%s", s.logs.String())
+	}
+
+	t.Run("Retry-After follows the rate", func(t *testing.T) {
+		s := newServer(t, memOrders(), httpapi.WithRateLimit(0.25, 1))
+		key, _ := s.keys.add(testAccount)
+		if w := s.do(http.MethodGet, "/orders", "Bearer "+key); w.Code != http.StatusOK {
+			t.Fatalf("first request = %d", w.Code)
+		}
+		w := s.do(http.MethodGet, "/orders", "Bearer "+key)
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "4" {
+			t.Errorf("second request = %d with Retry-After %q; want 429, 4", w.Code, w.Header().Get("Retry-After"))
+		}
+	})
+	t.Run("0 is off", func(t *testing.T) {
+		s := newServer(t, memOrders(), httpapi.WithRateLimit(0, 0))
+		key, _ := s.keys.add(testAccount)
+		for i := range 50 {
+			if w := s.do(http.MethodGet, "/orders", "Bearer "+key); w.Code != http.StatusOK {
+				t.Fatalf("request %d = %d; want 200", i+1, w.Code)
+			}
+		}
+	})
 }
 
 func TestAccessLogNamesTheKeyID(t *testing.T) {

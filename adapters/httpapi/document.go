@@ -26,12 +26,12 @@ func registerSecurity(api huma.API) {
 			"A key belongs to one account, and a request sees, lists and cancels only that account's orders; another account's order answers 404, exactly as an unknown one. " +
 			"Create a key with `ordergate keys create --account NAME`, which prints it; a fresh database also prints one key, for the account default, on its first start. " +
 			"A key is shown once, when it is created, and stored only as a hash: keep it, it cannot be shown again. List keys with `ordergate keys list` and revoke one with `ordergate keys revoke KEY_ID`. " +
-			"A missing, malformed, unknown or revoked key gets 401 with WWW-Authenticate: Bearer.",
+			"A missing, malformed, unknown or revoked key gets 401 with WWW-Authenticate: Bearer. Each key may be rate-limited (the server's --rate-limit): over its limit a request gets 429 with Retry-After.",
 	}
 }
 
-// documentAuth describes the 401 answer of the operations that need an
-// API key, with the challenge that comes with it.
+// documentAuth describes the 401 and 429 answers of the operations that
+// need an API key, with the headers that come with them.
 func documentAuth(op *huma.Operation) {
 	if len(op.Security) == 0 {
 		return
@@ -45,6 +45,14 @@ func documentAuth(op *huma.Operation) {
 		r.Headers = map[string]*huma.Param{"WWW-Authenticate": str(
 			`The Bearer challenge (RFC 6750): realm="`+Realm+`", and error="invalid_token" when a key was sent but is not valid.`,
 			`Bearer realm="`+Realm+`", error="invalid_token"`)}
+	}
+	if r, ok := op.Responses["429"]; ok {
+		retry := "Whole seconds, at least 1, until the key may send another request."
+		r.Description = "The API key is over its rate limit: the request was not served. Retry after Retry-After seconds."
+		r.Headers = map[string]*huma.Param{"Retry-After": {
+			Description: retry,
+			Schema:      &huma.Schema{Type: huma.TypeInteger, Minimum: float(1), Examples: []any{1}},
+		}}
 	}
 }
 
@@ -140,6 +148,7 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 			Errors: []*huma.ErrorDetail{{Location: "body", Message: "unknown content type: text/plain"}}},
 		"401": {Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: "the API key is malformed, unknown or revoked"},
 		"422": invalid(detail.Location, detail.Message, detail.Value),
+		"429": {Title: "Too Many Requests", Status: http.StatusTooManyRequests, Detail: (&rateLimited{retryAfter: time.Second, perSecond: 1000, burst: 2000}).Error()},
 		"503": {Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: "database unavailable"},
 	}
 	for _, item := range oas.Paths {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -62,6 +63,7 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 	var ves domain.ValidationErrors
 	var ve *domain.ValidationError
 	var ae *authError
+	var rl *rateLimited
 	switch {
 	case errors.Is(err, domain.ErrUnauthenticated):
 		// RFC 6750 §3: the challenge names the realm, and says
@@ -75,7 +77,8 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 			}
 		}
 		return huma.ErrorWithHeaders(huma.Error401Unauthorized(detail), http.Header{"WWW-Authenticate": {challenge}})
-
+	case errors.As(err, &rl):
+		return huma.ErrorWithHeaders(huma.Error429TooManyRequests(rl.Error()), http.Header{"Retry-After": {strconv.Itoa(rl.retrySeconds())}})
 	case errors.As(err, &ves):
 		details := make([]error, len(ves))
 		for i, v := range ves {

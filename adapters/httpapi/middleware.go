@@ -25,12 +25,14 @@ type Observer interface {
 	ObserveRequest(method, route string, status int, took time.Duration)
 }
 
-// Option configures Handler and OpsHandler.
+// Option configures Handler, OpsHandler and Register.
 type Option func(*options)
 
 type options struct {
-	observer Observer
-	metrics  http.Handler
+	observer  Observer
+	metrics   http.Handler
+	perSecond float64
+	burst     int
 }
 
 func newOptions(opts []Option) options {
@@ -45,6 +47,15 @@ func newOptions(opts []Option) options {
 // observer; a *metrics.Metrics is both.
 func WithMetrics(metrics http.Handler, observer Observer) Option {
 	return func(o *options) { o.metrics, o.observer = metrics, observer }
+}
+
+// WithRateLimit limits each API key to perSecond requests per second on
+// average, with bursts of up to burst requests (at least 1). A request
+// over the limit is answered 429 with Retry-After and not served. Only
+// authenticated requests of the order operations count. perSecond 0 (the
+// default) turns the limit off.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(o *options) { o.perSecond, o.burst = perSecond, burst }
 }
 
 type requestIDKey struct{}

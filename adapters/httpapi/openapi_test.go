@@ -84,14 +84,14 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 	}
 	// The answers each order operation must document (CONTRACT §2).
 	answers := map[string][]string{
-		"place-order":  {"201", "400", "401", "413", "415", "422", "500"},
-		"get-order":    {"200", "401", "404", "422", "500"},
-		"list-orders":  {"200", "401", "422", "500"},
-		"cancel-order": {"202", "401", "404", "409", "422", "500"},
-		"list-fills":   {"200", "401", "404", "422", "500"},
+		"place-order":  {"201", "400", "401", "413", "415", "422", "429", "500"},
+		"get-order":    {"200", "401", "404", "422", "429", "500"},
+		"list-orders":  {"200", "401", "422", "429", "500"},
+		"cancel-order": {"202", "401", "404", "409", "422", "429", "500"},
+		"list-fills":   {"200", "401", "404", "422", "429", "500"},
 	}
 	// The headers that come with the answers of every order operation.
-	headers := map[string]string{"401": "WWW-Authenticate"}
+	headers := map[string]string{"401": "WWW-Authenticate", "429": "Retry-After"}
 	bearer, ok := doc.Components.SecuritySchemes["bearer"]
 	if !ok || bearer.Type != "http" || bearer.Scheme != "bearer" {
 		t.Errorf("security scheme bearer = %+v; want type http, scheme bearer", bearer)

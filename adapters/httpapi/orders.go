@@ -66,9 +66,10 @@ type ListOrdersOutput struct {
 }
 
 type handlers struct {
-	svc  Service
-	auth Authenticator
-	log  *slog.Logger
+	svc    Service
+	auth   Authenticator
+	log    *slog.Logger
+	limits *limiters // nil: no rate limit
 }
 
 func (h *handlers) placeOrder(ctx context.Context, in *PlaceOrderInput) (*PlaceOrderOutput, error) {

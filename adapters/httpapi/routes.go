@@ -11,9 +11,11 @@ import (
 
 // Register lists every operation of the API. The order operations need an
 // API key that auth knows (Authorization: Bearer <key>) and act for its
-// account. The health operations need no key.
-func Register(api huma.API, svc Service, auth Authenticator, health Health, log *slog.Logger) {
-	h := &handlers{svc: svc, auth: auth, log: log}
+// account; WithRateLimit among opts limits each key's requests. The
+// health operations need no key.
+func Register(api huma.API, svc Service, auth Authenticator, health Health, log *slog.Logger, opts ...Option) {
+	o := newOptions(opts)
+	h := &handlers{svc: svc, auth: auth, log: log, limits: newLimiters(o.perSecond, o.burst)}
 	registerSecurity(api)
 	orders := func(op huma.Operation) huma.Operation { return h.authenticated(api, op) }
 
