@@ -197,3 +197,38 @@ func TestStatusesFollowTheDomain(t *testing.T) {
 		t.Errorf("list-orders status enum (-domain +document):\n%s", diff)
 	}
 }
+
+// TestDocsShowHowToAuthenticate checks /docs explains the bearer key and
+// marks which operations need it.
+func TestDocsShowHowToAuthenticate(t *testing.T) {
+	f := newFixture(t, memOrders(), pinger{})
+	resp := f.api.Get("/docs")
+	if resp.Code != http.StatusOK {
+		t.Fatalf("GET /docs = %d", resp.Code)
+	}
+	page := resp.Body.String()
+	for _, s := range []string{`id="authentication"`, "Authorization: Bearer &lt;key&gt;", "ordergate keys create --account NAME", "WWW-Authenticate", "Retry-After"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("/docs does not show %q", s)
+		}
+	}
+	// section returns the part of the page about one operation.
+	section := func(id string) string {
+		_, rest, ok := strings.Cut(page, `<h2 id="`+id+`">`)
+		if !ok {
+			t.Fatalf("/docs has no section %s", id)
+		}
+		s, _, _ := strings.Cut(rest, "<h2")
+		return s
+	}
+	for _, id := range []string{"place-order", "get-order", "list-orders", "cancel-order", "list-fills"} {
+		if s := section(id); !strings.Contains(s, `<strong>Authentication:</strong> <a href="#security-bearer">bearer</a>`) {
+			t.Errorf("/docs does not say %s needs the bearer key", id)
+		}
+	}
+	for _, id := range []string{"healthz", "readyz"} {
+		if s := section(id); !strings.Contains(s, "<strong>Authentication:</strong> none") {
+			t.Errorf("/docs does not say %s needs no key", id)
+		}
+	}
+}
