@@ -64,6 +64,61 @@ func TestBearerKey(t *testing.T) {
 	}
 }
 
+// FuzzBearerHeader holds the Authorization parser to its promises: it
+// never panics; a header it accepts is "Bearer" in some case, one space
+// and a key of visible characters without spaces, which it returns as
+// is; a refusal is an *authError with a detail; and "Bearer " followed by a
+// well-formed key always gives that key back.
+func FuzzBearerHeader(f *testing.F) {
+	for _, seed := range []string{
+		"Bearer og_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg",
+		"bearer abc", "BEARER abc==", "Bearer", "Bearer ", "Bearer  abc", "Bearer abc ",
+		"Basic YWxhZGRpbjpvcGVuc2VzYW1l", "Bearer a\x00b", "Bearer \u00e9", "Bearer a=b", "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		key, err := bearerKey(header)
+		if err == nil {
+			scheme, rest, found := strings.Cut(header, " ")
+			if !found || !strings.EqualFold(scheme, "bearer") || rest != key {
+				t.Fatalf("bearerKey(%q) accepted %q: not Bearer, one space and the key as is", header, key)
+			}
+			if key == "" || len(header) > MaxAuthorizationBytes {
+				t.Fatalf("bearerKey(%q) accepted %q", header, key)
+			}
+			for i := 0; i < len(key); i++ {
+				if key[i] <= ' ' || key[i] > '~' {
+					t.Fatalf("bearerKey(%q) accepted a key with byte %#x", header, key[i])
+				}
+			}
+		} else {
+			var ae *authError
+			if !errors.As(err, &ae) || !errors.Is(err, domain.ErrUnauthenticated) || ae.detail == "" {
+				t.Fatalf("bearerKey(%q) error %v; want an *authError with a detail, matching ErrUnauthenticated", header, err)
+			}
+		}
+		// Round trip: the input as a key, if it is one, and the key made of
+		// the input's token characters.
+		made := strings.Map(func(r rune) rune {
+			if r < 0x80 && tokenChar(byte(r)) {
+				return r
+			}
+			return -1
+		}, header)
+		for _, k := range []string{header, made} {
+			if !b64token(k) || len("Bearer ")+len(k) > MaxAuthorizationBytes {
+				continue
+			}
+			for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+				if got, err := bearerKey(scheme + " " + k); err != nil || got != k {
+					t.Fatalf("bearerKey(%q) = %q, %v; want the key back", scheme+" "+k, got, err)
+				}
+			}
+		}
+	})
+}
+
 func TestLimitersForgetTheLeastRecentlyUsedKeys(t *testing.T) {
 	l := newLimiters(1, 1)
 	now := time.Now()
