@@ -21,12 +21,14 @@ const Version = "1.0.0"
 const MaxBodyBytes = 64 << 10
 
 // Service is what the HTTP API needs from the core; *app.Service has it.
+// Every call takes the account of the request's API key, and answers only
+// with that account's orders: another account's order is not found.
 type Service interface {
-	PlaceOrder(ctx context.Context, spec domain.Spec) (domain.Order, error)
-	PlaceOrderOnce(ctx context.Context, key domain.IdempotencyKey, spec domain.Spec) (domain.Order, bool, error)
-	Order(ctx context.Context, id domain.ID) (domain.Order, error)
-	CancelOrder(ctx context.Context, id domain.ID) (domain.Order, error)
-	ListOrders(ctx context.Context, q ports.ListQuery) (app.Page, error)
+	PlaceOrder(ctx context.Context, account domain.Account, spec domain.Spec) (domain.Order, error)
+	PlaceOrderOnce(ctx context.Context, account domain.Account, key domain.IdempotencyKey, spec domain.Spec) (domain.Order, bool, error)
+	Order(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error)
+	CancelOrder(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error)
+	ListOrders(ctx context.Context, account domain.Account, q ports.ListQuery) (app.Page, error)
 }
 
 // Pinger reports whether the database answers, for /readyz.
@@ -57,17 +59,19 @@ func NewAPI(mux *http.ServeMux) huma.API {
 	cfg.Info.License = &huma.License{Name: "MIT", Identifier: "MIT"}
 	cfg.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "A local instance started with make run"}}
 	cfg.Info.Description = "Accepts stock orders, stores each one durably, and guarantees every stored order is placed at the exchange. " +
-		"A 201 means the order and its placement job are committed; placement is retried until the exchange acknowledges it."
+		"A 201 means the order and its placement job are committed; placement is retried until the exchange acknowledges it. " +
+		"Every order operation needs an API key, sent as Authorization: Bearer <key>; an account sees only the orders its keys placed."
 	api := humago.New(mux, cfg)
 	mux.Handle("GET /docs", docsHandler(api))
 	return api
 }
 
-// Handler returns the whole HTTP API: every operation, with panics answered
-// by the contract's 500 body and one access log line per request.
-func Handler(svc Service, h Health, log *slog.Logger, opts ...Option) http.Handler {
+// Handler returns the whole HTTP API: every operation, the order
+// operations behind auth's API keys, with panics answered by the
+// contract's 500 body and one access log line per request.
+func Handler(svc Service, auth Authenticator, h Health, log *slog.Logger, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
-	Register(NewAPI(mux), svc, h, log)
+	Register(NewAPI(mux), svc, auth, h, log, opts...)
 	return wrap(mux, log, opts)
 }
 
@@ -83,10 +87,7 @@ func OpsHandler(h Health, log *slog.Logger, opts ...Option) http.Handler {
 // wrap adds /metrics (if asked for), panic recovery, request IDs and the
 // access log around mux.
 func wrap(mux *http.ServeMux, log *slog.Logger, opts []Option) http.Handler {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newOptions(opts)
 	if o.metrics != nil {
 		mux.Handle("GET /metrics", o.metrics)
 	}
@@ -97,6 +98,6 @@ func wrap(mux *http.ServeMux, log *slog.Logger, opts []Option) http.Handler {
 // server serves at /openapi.yaml.
 func OpenAPI() ([]byte, error) {
 	api := NewAPI(http.NewServeMux())
-	Register(api, nil, Health{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	Register(api, nil, nil, Health{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return api.OpenAPI().YAML()
 }

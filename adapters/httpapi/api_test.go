@@ -23,13 +23,24 @@ import (
 	"github.com/ordergate/ordergate/ports/mocks"
 )
 
+// testAccount is the account of the fixtures' key, and of the orders the
+// tests store.
+const testAccount domain.Account = "acme"
+
 // memOrders backs an OrdersMock with a slice holding seed, newest last,
-// and listed newest first. Its Cancel follows the port: it calls apply with
-// the stored order and whether its placement was sent, which this fake
-// takes to be so unless the order is pending with no attempt settled.
+// and listed newest first, each order in its account (testAccount if it
+// has none): reads, lists and cancels see only the asking account's
+// orders, as the port says. Its Cancel follows the port: it calls apply
+// with the stored order and whether its placement was sent, which this
+// fake takes to be so unless the order is pending with no attempt settled.
 func memOrders(seed ...domain.Order) *mocks.OrdersMock {
 	var mu sync.Mutex
 	all := append([]domain.Order(nil), seed...)
+	for i := range all {
+		if all[i].Account == "" {
+			all[i].Account = testAccount
+		}
+	}
 	return &mocks.OrdersMock{
 		CreateFunc: func(ctx context.Context, o domain.Order) error {
 			mu.Lock()
@@ -37,11 +48,11 @@ func memOrders(seed ...domain.Order) *mocks.OrdersMock {
 			all = append(all, o)
 			return nil
 		},
-		OrderFunc: func(ctx context.Context, id domain.ID) (domain.Order, error) {
+		OrderFunc: func(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, o := range all {
-				if o.ID == id {
+				if o.ID == id && o.Account == account {
 					return o, nil
 				}
 			}
@@ -53,18 +64,18 @@ func memOrders(seed ...domain.Order) *mocks.OrdersMock {
 			var out []domain.Order
 			for i := len(all) - 1; i >= 0 && len(out) < q.Limit; i-- {
 				o := all[i]
-				if (!q.Before.IsZero() && o.ID.String() >= q.Before.String()) || (q.Status != "" && o.Status != q.Status) {
+				if o.Account != q.Account || (!q.Before.IsZero() && o.ID.String() >= q.Before.String()) || (q.Status != "" && o.Status != q.Status) {
 					continue
 				}
 				out = append(out, o)
 			}
 			return out, nil
 		},
-		CancelFunc: func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+		CancelFunc: func(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			for i, o := range all {
-				if o.ID != id {
+				if o.ID != id || o.Account != account {
 					continue
 				}
 				n, _, err := apply(o, o.Status != domain.Pending || o.PlacementAttempts > 0)
@@ -87,12 +98,92 @@ type pinger struct{ err error }
 
 func (p pinger) Ping(context.Context) error { return p.err }
 
-// fixture is an API over a real app.Service and a mock store.
+// keyring is an in-memory key store behind a real app.Authenticator: the
+// keys it makes are real keys, looked up by their hash.
+type keyring struct {
+	mu     sync.Mutex
+	byHash map[domain.KeyHash]domain.APIKey
+	lookup *mocks.KeyLookupMock
+	auth   *app.Authenticator
+}
+
+func newKeyring(t testing.TB) *keyring {
+	t.Helper()
+	kr := &keyring{byHash: map[domain.KeyHash]domain.APIKey{}}
+	kr.lookup = &mocks.KeyLookupMock{
+		KeyByHashFunc: func(ctx context.Context, h domain.KeyHash) (domain.APIKey, error) {
+			kr.mu.Lock()
+			defer kr.mu.Unlock()
+			k, ok := kr.byHash[h]
+			if !ok {
+				return domain.APIKey{}, domain.ErrNotFound
+			}
+			return k, nil
+		},
+		TouchKeysFunc: func(ctx context.Context, used map[domain.KeyID]time.Time) error { return nil },
+	}
+	auth, err := app.NewAuthenticator(kr.lookup, clock{}, app.AuthConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr.auth = auth
+	return kr
+}
+
+// add makes a key of account and returns it with what the store keeps.
+func (kr *keyring) add(account domain.Account) (string, domain.APIKey) {
+	key, k := domain.NewAPIKey(account, time.Now())
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	kr.byHash[k.Hash] = k
+	return key, k
+}
+
+// addRevoked makes a key of account that was revoked before it was used.
+func (kr *keyring) addRevoked(account domain.Account) string {
+	key, k := domain.NewAPIKey(account, time.Now())
+	k.RevokedAt = time.Now()
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	kr.byHash[k.Hash] = k
+	return key
+}
+
+// bearer is the Authorization header line for key, as humatest takes it.
+func bearer(key string) string { return "Authorization: Bearer " + key }
+
+// withKey sends every request of a humatest API with an API key.
+type withKey struct {
+	humatest.TestAPI
+	auth string
+}
+
+func (a withKey) Do(method, path string, args ...any) *httptest.ResponseRecorder {
+	return a.TestAPI.Do(method, path, append([]any{a.auth}, args...)...)
+}
+
+func (a withKey) Get(path string, args ...any) *httptest.ResponseRecorder {
+	return a.Do(http.MethodGet, path, args...)
+}
+
+func (a withKey) Post(path string, args ...any) *httptest.ResponseRecorder {
+	return a.Do(http.MethodPost, path, args...)
+}
+
+func (a withKey) Delete(path string, args ...any) *httptest.ResponseRecorder {
+	return a.Do(http.MethodDelete, path, args...)
+}
+
+// fixture is an API over a real app.Service, a mock store and a real
+// authenticator that knows key, a key of testAccount. api sends key with
+// every request; requests to h need it set (authorize).
 type fixture struct {
 	store *mocks.OrdersMock
 	api   humatest.TestAPI
 	h     http.Handler
 	logs  *bytes.Buffer
+	keys  *keyring
+	key   string
 }
 
 func newFixture(t *testing.T, store *mocks.OrdersMock, db httpapi.Pinger) *fixture {
@@ -104,10 +195,38 @@ func newKeyedFixture(t *testing.T, store *mocks.OrdersMock, keys ports.Keys, db 
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	svc := app.NewService(store, keys, clock{}, nil)
+	kr := newKeyring(t)
+	key, _ := kr.add(testAccount)
 	mux := http.NewServeMux()
 	api := httpapi.NewAPI(mux)
-	httpapi.Register(api, svc, httpapi.Health{DB: db, Exchange: &mocks.GateMock{StateFunc: func() ports.GateState { return ports.GateClosed }}}, log)
-	return &fixture{store: store, api: humatest.Wrap(t, api), h: httpapi.Recover(mux, log), logs: logs}
+	httpapi.Register(api, svc, kr.auth, httpapi.Health{DB: db, Exchange: &mocks.GateMock{StateFunc: func() ports.GateState { return ports.GateClosed }}}, log)
+	return &fixture{
+		store: store, api: withKey{humatest.Wrap(t, api), bearer(key)}, h: httpapi.Recover(mux, log), logs: logs,
+		keys: kr, key: key,
+	}
+}
+
+// authorize sets the fixture's key on req and returns req.
+func (f *fixture) authorize(req *http.Request) *http.Request {
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	return req
+}
+
+// send makes a request with the fixture's key to a server at url; body,
+// if not empty, is JSON.
+func (f *fixture) send(method, url, body string) (*http.Response, error) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return http.DefaultClient.Do(f.authorize(req))
 }
 
 const jsonCT = "Content-Type: application/json"
@@ -234,7 +353,7 @@ func TestPlaceOrderRejectsBadInput(t *testing.T) {
 			name, value, _ := strings.Cut(tt.header, ": ")
 			req.Header.Set(name, value)
 			resp := httptest.NewRecorder()
-			f.h.ServeHTTP(resp, req)
+			f.h.ServeHTTP(resp, f.authorize(req))
 			if resp.Code != tt.wantStatus {
 				t.Fatalf("status = %d %s; want %d", resp.Code, resp.Body, tt.wantStatus)
 			}
@@ -302,11 +421,11 @@ func TestInternalErrorsAnswerTheContractBody(t *testing.T) {
 	cause := "pq: disk full on /var/lib/secret"
 	store := memOrders()
 	store.CreateFunc = func(ctx context.Context, o domain.Order) error { return errors.New(cause) }
-	store.OrderFunc = func(ctx context.Context, id domain.ID) (domain.Order, error) {
+	store.OrderFunc = func(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error) {
 		return domain.Order{}, errors.New(cause)
 	}
 	store.ListFunc = func(ctx context.Context, q ports.ListQuery) ([]domain.Order, error) { return nil, errors.New(cause) }
-	store.CancelFunc = func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+	store.CancelFunc = func(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 		return domain.Order{}, errors.New(cause)
 	}
 	f := newFixture(t, store, pinger{})
@@ -343,7 +462,7 @@ func TestPanicAnswersTheContractBody(t *testing.T) {
 	f := newFixture(t, store, pinger{})
 	srv := httptest.NewServer(f.h)
 	defer srv.Close()
-	resp, err := http.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`))
+	resp, err := f.send(http.MethodPost, srv.URL+"/orders", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +517,7 @@ func TestListOrdersPagesThroughARealServer(t *testing.T) {
 	defer srv.Close()
 	var created []string
 	for i := range 5 {
-		resp, err := http.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":`+string(rune('1'+i))+`}`))
+		resp, err := f.send(http.MethodPost, srv.URL+"/orders", `{"type":"market","side":"buy","instrument":"US0378331005","quantity":`+string(rune('1'+i))+`}`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +532,7 @@ func TestListOrdersPagesThroughARealServer(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("pagination does not end")
 		}
-		resp, err := http.Get(url)
+		resp, err := f.send(http.MethodGet, url, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -440,7 +559,7 @@ func TestListOrdersPagesThroughARealServer(t *testing.T) {
 	}
 
 	for _, q := range []string{"limit=0", "limit=501", "status=cancelled", "cursor=bm9wZQ", "cursor=!!!"} {
-		resp, err := http.Get(srv.URL + "/orders?" + q)
+		resp, err := f.send(http.MethodGet, srv.URL+"/orders?"+q, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,26 @@ type doc struct {
 	} `json:"info"`
 	Paths      map[string]map[string]*docOp `json:"paths"`
 	Components struct {
-		Schemas map[string]*docSchema `json:"schemas"`
+		Schemas         map[string]*docSchema `json:"schemas"`
+		SecuritySchemes map[string]*docScheme `json:"securitySchemes"`
 	} `json:"components"`
+}
+
+// docScheme is a security scheme.
+type docScheme struct {
+	Type         string `json:"type"`
+	Scheme       string `json:"scheme"`
+	BearerFormat string `json:"bearerFormat"`
+	Description  string `json:"description"`
+}
+
+// Header is the request header that carries a credential of the scheme,
+// as a client writes it.
+func (s *docScheme) Header() string {
+	if s.Type == "http" && strings.EqualFold(s.Scheme, "bearer") {
+		return "Authorization: Bearer <key>"
+	}
+	return ""
 }
 
 type docOp struct {
@@ -35,7 +53,10 @@ type docOp struct {
 	OperationID string `json:"operationId"`
 	Summary     string `json:"summary"`
 	Description string `json:"description"`
-	Parameters  []struct {
+	// Security lists the schemes, any one of which the operation takes;
+	// empty when it needs no credential.
+	Security   []map[string][]string `json:"security"`
+	Parameters []struct {
 		Name        string     `json:"name"`
 		In          string     `json:"in"`
 		Required    bool       `json:"required"`
@@ -46,9 +67,25 @@ type docOp struct {
 		Content map[string]docMedia `json:"content"`
 	} `json:"requestBody"`
 	Responses map[string]struct {
-		Description string              `json:"description"`
-		Content     map[string]docMedia `json:"content"`
+		Description string `json:"description"`
+		Headers     map[string]struct {
+			Description string     `json:"description"`
+			Schema      *docSchema `json:"schema"`
+		} `json:"headers"`
+		Content map[string]docMedia `json:"content"`
 	} `json:"responses"`
+}
+
+// Schemes names the security schemes the operation takes, sorted.
+func (o *docOp) Schemes() []string {
+	var names []string
+	for _, req := range o.Security {
+		for name := range req {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 type docMedia struct {
@@ -134,6 +171,7 @@ var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{
 		return string(b)
 	},
 	"upper": strings.ToUpper,
+	"has":   slices.Contains[[]string],
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -149,15 +187,21 @@ td,th{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:t
 <h1>{{.Info.Title}} <small>{{.Info.Version}}</small></h1>
 <p>{{.Info.Description}}</p>
 <p>Machine-readable: <a href="/openapi.yaml">openapi.yaml</a>, <a href="/openapi.json">openapi.json</a>.</p>
-<ul>{{range .Ops}}<li><a href="#{{.OperationID}}"><code>{{upper .Method}} {{.Path}}</code></a> {{.Summary}}</li>{{end}}</ul>
+{{with .Components.SecuritySchemes}}<h2 id="authentication">Authentication</h2>
+{{range $name, $s := .}}<h3 id="security-{{$name}}">{{$name}}: {{$s.Type}} {{$s.Scheme}}</h3>
+{{with $s.Header}}<pre>{{.}}</pre>{{end}}<p>{{$s.Description}}</p>{{with $s.BearerFormat}}<p>Key format: {{.}}.</p>{{end}}
+<p>Operations that need it: {{range $i, $op := $.Ops}}{{if has $op.Schemes $name}}<a href="#{{$op.OperationID}}"><code>{{upper $op.Method}} {{$op.Path}}</code></a> {{end}}{{end}}</p>{{end}}
+<p>Operations not listed need no key.</p>{{end}}
+<ul>{{range .Ops}}<li><a href="#{{.OperationID}}"><code>{{upper .Method}} {{.Path}}</code></a> {{.Summary}}{{if .Schemes}} (API key){{end}}</li>{{end}}</ul>
 {{range .Ops}}
 <h2 id="{{.OperationID}}"><span class="m {{.Method}}">{{upper .Method}}</span> <code>{{.Path}}</code> {{.Summary}}</h2>
 <p>{{.Description}}</p>
+<p><strong>Authentication:</strong> {{with .Schemes}}{{range .}}<a href="#security-{{.}}">{{.}}</a> {{with index $.Components.SecuritySchemes .}}<code>{{.Header}}</code>{{end}}{{end}}{{else}}none: no API key needed{{end}}</p>
 {{if .Parameters}}<h3>Parameters</h3><table><tr><th>Name</th><th>In</th><th>Type</th><th>Description</th><th>Example</th></tr>
 {{range .Parameters}}<tr><td><code>{{.Name}}</code>{{if .Required}} (required){{end}}</td><td>{{.In}}</td><td>{{.Schema.TypeName}}</td><td>{{.Description}}</td><td><code>{{.Schema.Example}}</code></td></tr>{{end}}</table>{{end}}
 {{with .RequestBody}}{{range $ct, $m := .Content}}<h3>Request body ({{$ct}}): {{$m.Schema.TypeName}}</h3>{{end}}{{end}}
 <h3>Responses</h3><table><tr><th>Status</th><th>Description</th><th>Body</th></tr>
-{{range $code, $r := .Responses}}<tr><td>{{$code}}</td><td>{{$r.Description}}</td><td>{{range $ct, $m := $r.Content}}{{$m.Schema.TypeName}}{{if $m.Example}}<pre>{{json $m.Example}}</pre>{{end}}{{end}}</td></tr>{{end}}</table>
+{{range $code, $r := .Responses}}<tr><td>{{$code}}</td><td>{{$r.Description}}{{range $h, $hd := $r.Headers}}<br>Header <code>{{$h}}</code>: {{$hd.Description}}{{with $hd.Schema.Example}} Example: <code>{{.}}</code>{{end}}{{end}}</td><td>{{range $ct, $m := $r.Content}}{{$m.Schema.TypeName}}{{if $m.Example}}<pre>{{json $m.Example}}</pre>{{end}}{{end}}</td></tr>{{end}}</table>
 {{end}}
 <h2>Schemas</h2>
 {{range $name, $s := .Components.Schemas}}<h3 id="schema-{{$name}}">{{$name}}</h3>{{if $s.Description}}<p>{{$s.Description}}</p>{{end}}

@@ -11,6 +11,51 @@ import (
 	"github.com/ordergate/ordergate/ports"
 )
 
+// registerSecurity adds the bearer scheme, by which the order operations
+// take an API key, to the document.
+func registerSecurity(api huma.API) {
+	oas := api.OpenAPI()
+	if oas.Components.SecuritySchemes == nil {
+		oas.Components.SecuritySchemes = map[string]*huma.SecurityScheme{}
+	}
+	oas.Components.SecuritySchemes[SecurityScheme] = &huma.SecurityScheme{ //nolint:gosec // G101: the scheme's description, no credential
+		Type:         "http",
+		Scheme:       "bearer",
+		BearerFormat: "og_ followed by 43 base64url characters",
+		Description: "An API key, sent with every order request as Authorization: Bearer <key>: the scheme in any case, one space, then the key exactly as it was shown. " +
+			"A key belongs to one account, and a request sees, lists and cancels only that account's orders; another account's order answers 404, exactly as an unknown one. " +
+			"Create a key with `ordergate keys create --account NAME`, which prints it; a fresh database also prints one key, for the account default, on its first start. " +
+			"A key is shown once, when it is created, and stored only as a hash: keep it, it cannot be shown again. List keys with `ordergate keys list` and revoke one with `ordergate keys revoke KEY_ID`. " +
+			"A missing, malformed, unknown or revoked key gets 401 with WWW-Authenticate: Bearer. Each key may be rate-limited (the server's --rate-limit): over its limit a request gets 429 with Retry-After.",
+	}
+}
+
+// documentAuth describes the 401 and 429 answers of the operations that
+// need an API key, with the headers that come with them.
+func documentAuth(op *huma.Operation) {
+	if len(op.Security) == 0 {
+		return
+	}
+	str := func(desc string, ex string) *huma.Param {
+		return &huma.Param{Description: desc, Schema: &huma.Schema{Type: huma.TypeString, Examples: []any{ex}}}
+	}
+	if r, ok := op.Responses["401"]; ok {
+		r.Description = "No valid API key: the Authorization header is missing, is not Bearer, one space and a key, or carries a key that is malformed, unknown or revoked. " +
+			"Nothing was done. The problem's detail says which, and never repeats the key."
+		r.Headers = map[string]*huma.Param{"WWW-Authenticate": str(
+			`The Bearer challenge (RFC 6750): realm="`+Realm+`", and error="invalid_token" when a key was sent but is not valid.`,
+			`Bearer realm="`+Realm+`", error="invalid_token"`)}
+	}
+	if r, ok := op.Responses["429"]; ok {
+		retry := "Whole seconds, at least 1, until the key may send another request."
+		r.Description = "The API key is over its rate limit: the request was not served. Retry after Retry-After seconds."
+		r.Headers = map[string]*huma.Param{"Retry-After": {
+			Description: retry,
+			Schema:      &huma.Schema{Type: huma.TypeInteger, Minimum: float(1), Examples: []any{1}},
+		}}
+	}
+}
+
 // internalResponses returns the 500 response of the order operations by
 // operation ID, "" for those not named: the contract's body, never Huma's
 // problem document.
@@ -101,7 +146,9 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 		"413": {Title: "Request Entity Too Large", Status: http.StatusRequestEntityTooLarge, Detail: "request body is too large limit=65537 bytes"},
 		"415": {Title: "Unsupported Media Type", Status: http.StatusUnsupportedMediaType, Detail: "validation failed",
 			Errors: []*huma.ErrorDetail{{Location: "body", Message: "unknown content type: text/plain"}}},
+		"401": {Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: "the API key is malformed, unknown or revoked"},
 		"422": invalid(detail.Location, detail.Message, detail.Value),
+		"429": {Title: "Too Many Requests", Status: http.StatusTooManyRequests, Detail: (&rateLimited{retryAfter: time.Second, perSecond: 1000, burst: 2000}).Error()},
 		"503": {Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: "database unavailable"},
 	}
 	for _, item := range oas.Paths {
@@ -109,6 +156,7 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 			if op == nil {
 				continue
 			}
+			documentAuth(op)
 			if _, ok := op.Responses["500"]; ok && slices.Contains(op.Tags, "orders") {
 				r, ok := internals[op.OperationID]
 				if !ok {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -61,7 +62,23 @@ var overrideNewError = sync.OnceFunc(func() {
 func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) error {
 	var ves domain.ValidationErrors
 	var ve *domain.ValidationError
+	var ae *authError
+	var rl *rateLimited
 	switch {
+	case errors.Is(err, domain.ErrUnauthenticated):
+		// RFC 6750 §3: the challenge names the realm, and says
+		// invalid_token when a key was sent but is no good. The detail
+		// never carries the key.
+		challenge, detail := `Bearer realm="`+Realm+`"`, "a valid API key is required: send Authorization: Bearer <key>"
+		if errors.As(err, &ae) {
+			detail = ae.detail
+			if ae.keySent {
+				challenge += `, error="invalid_token"`
+			}
+		}
+		return huma.ErrorWithHeaders(huma.Error401Unauthorized(detail), http.Header{"WWW-Authenticate": {challenge}})
+	case errors.As(err, &rl):
+		return huma.ErrorWithHeaders(huma.Error429TooManyRequests(rl.Error()), http.Header{"Retry-After": {strconv.Itoa(rl.retrySeconds())}})
 	case errors.As(err, &ves):
 		details := make([]error, len(ves))
 		for i, v := range ves {
@@ -88,7 +105,11 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 		// domain.ErrConflict lands here too: no request of a client
 		// collides with stored state (an order ID taken is ordergate's own
 		// fault), so POST /orders never answers 409.
-		log.ErrorContext(ctx, "request failed", "operation", op, "request_id", RequestID(ctx), "err", err)
+		attrs := []any{"operation", op, "request_id", RequestID(ctx), "err", err}
+		if k, ok := caller(ctx); ok {
+			attrs = append(attrs, "key_id", k.ID)
+		}
+		log.ErrorContext(ctx, "request failed", attrs...)
 		return internalError()
 	}
 }

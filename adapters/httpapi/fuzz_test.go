@@ -36,11 +36,14 @@ func FuzzPlaceOrderBody(f *testing.F) {
 		got = append(got, o)
 		return nil
 	}
-	h := httpapi.Handler(app.NewService(store, nil, clock{}, nil), httpapi.Health{DB: pinger{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	kr := newKeyring(f)
+	key, _ := kr.add(testAccount)
+	h := httpapi.Handler(app.NewService(store, nil, clock{}, nil), kr.auth, httpapi.Health{DB: pinger{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.Fuzz(func(t *testing.T, body string) {
 		got = got[:0]
 		req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		switch rec.Code {

@@ -29,7 +29,7 @@ func fill(t *testing.T, execID string, qty int64, price string, sec float64) dom
 	return domain.Fill{ExecID: execID, Quantity: qty, Price: p, ExecutedAt: t0.Add(time.Duration(sec * float64(time.Second)))}
 }
 
-// stored is a limit buy of 10 at 123.45 as a store holds it after the
+// stored is a limit buy of 10 at 123.45 of testAccount as a store holds it after the
 // exchange's reports: with status and fills, acknowledged unless pending.
 func stored(t *testing.T, status domain.Status, fills ...domain.Fill) domain.Order {
 	t.Helper()
@@ -38,7 +38,7 @@ func stored(t *testing.T, status domain.Status, fills ...domain.Fill) domain.Ord
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Status, o.Fills, o.UpdatedAt = status, fills, t0.Add(2*time.Second)
+	o.Account, o.Status, o.Fills, o.UpdatedAt = testAccount, status, fills, t0.Add(2*time.Second)
 	if status != domain.Pending {
 		o.PlacementAttempts, o.PlacedAt = 1, t0.Add(500*time.Millisecond)
 	}
@@ -209,7 +209,7 @@ func TestCancelOrder(t *testing.T) {
 			if n := len(f.store.CancelCalls()); n != 2 {
 				t.Errorf("store Cancel calls = %d; want 2", n)
 			}
-			o, err := f.store.Order(t.Context(), tt.o.ID)
+			o, err := f.store.Order(t.Context(), testAccount, tt.o.ID)
 			if err != nil || string(o.Status) != tt.wantStatus {
 				t.Errorf("stored status = %q, %v; want %q", o.Status, err, tt.wantStatus)
 			}
@@ -233,7 +233,7 @@ func TestCancelOrderRefused(t *testing.T) {
 			if want := "the order is " + string(status) + ": it can no longer be canceled"; p.Detail != want {
 				t.Errorf("detail = %q; want %q", p.Detail, want)
 			}
-			if got, _ := f.store.Order(t.Context(), o.ID); got.Status != status {
+			if got, _ := f.store.Order(t.Context(), testAccount, o.ID); got.Status != status {
 				t.Errorf("stored status = %q; want %q unchanged", got.Status, status)
 			}
 		})
@@ -243,7 +243,7 @@ func TestCancelOrderRefused(t *testing.T) {
 		// a cancel in the status read back.
 		o := stored(t, domain.Placed)
 		store := memOrders(o)
-		store.CancelFunc = func(ctx context.Context, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
+		store.CancelFunc = func(ctx context.Context, account domain.Account, id domain.ID, apply ports.CancelFunc) (domain.Order, error) {
 			return domain.Order{}, fmt.Errorf("cancel: %w", domain.ErrTransition)
 		}
 		f := newFixture(t, store, pinger{})
@@ -304,7 +304,7 @@ func TestPlaceOrderNeverAnswers409(t *testing.T) {
 			req.Header.Set("Idempotency-Key", key)
 		}
 		resp := httptest.NewRecorder()
-		f.h.ServeHTTP(resp, req)
+		f.h.ServeHTTP(resp, f.authorize(req))
 		if resp.Code != http.StatusInternalServerError {
 			t.Errorf("POST with key %q and a conflict in the store = %d %s; want 500", key, resp.Code, resp.Body)
 		}

@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/ordergate/ordergate/domain"
 )
 
 // RequestIDHeader carries a request's ID: honoured when the client sends a
@@ -23,12 +25,22 @@ type Observer interface {
 	ObserveRequest(method, route string, status int, took time.Duration)
 }
 
-// Option configures Handler and OpsHandler.
+// Option configures Handler, OpsHandler and Register.
 type Option func(*options)
 
 type options struct {
-	observer Observer
-	metrics  http.Handler
+	observer  Observer
+	metrics   http.Handler
+	perSecond float64
+	burst     int
+}
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // WithMetrics serves metrics at GET /metrics and reports every request to
@@ -37,7 +49,31 @@ func WithMetrics(metrics http.Handler, observer Observer) Option {
 	return func(o *options) { o.metrics, o.observer = metrics, observer }
 }
 
+// WithRateLimit limits each API key to perSecond requests per second on
+// average, with bursts of up to burst requests (at least 1). A request
+// over the limit is answered 429 with Retry-After and not served. Only
+// authenticated requests of the order operations count. perSecond 0 (the
+// default) turns the limit off.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(o *options) { o.perSecond, o.burst = perSecond, burst }
+}
+
 type requestIDKey struct{}
+
+// requestInfo is what a request's later steps tell its access log line.
+// The access log puts one in the request's context; the auth step fills
+// it in on the same goroutine before the access log reads it.
+type requestInfo struct {
+	keyID domain.KeyID
+}
+
+type requestInfoKey struct{}
+
+// infoOf returns the request's requestInfo, or nil outside the access log.
+func infoOf(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
 
 // RequestID returns the ID of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string {
@@ -89,8 +125,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog gives each request an ID, then writes one log line per request
-// (method, route, path, status, duration, request ID) at info and reports
-// it to observer, if any. The ServeMux that routes the request records the
+// (method, route, path, status, duration, request ID, and the ID of the
+// API key that authenticated it, if one did) at info and reports it to
+// observer, if any. The ServeMux that routes the request records the
 // pattern it matched, which names the route.
 func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +137,9 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
+		info := &requestInfo{}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, requestInfoKey{}, info)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
@@ -120,14 +159,18 @@ func accessLog(next http.Handler, log *slog.Logger, observer Observer) http.Hand
 			observer.ObserveRequest(r.Method, route, status, took)
 		}
 		if log.Enabled(ctx, slog.LevelInfo) {
-			log.LogAttrs(ctx, slog.LevelInfo, "http request",
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
 				slog.Duration("duration", took),
 				slog.String("request_id", id),
-			)
+			}
+			if info.keyID != "" {
+				attrs = append(attrs, slog.String("key_id", string(info.keyID)))
+			}
+			log.LogAttrs(ctx, slog.LevelInfo, "http request", attrs...)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,12 +18,14 @@ import (
 
 // TestOpenAPIDocumentsEveryField holds the document to what client authors
 // need: every order operation is in it with the answers the contract gives
-// it; every schema property and parameter has a description and an
-// example, and so does every answer of an order operation; the 500 of every order operation is
-// the contract's body, not Huma's.
+// it, and needs the bearer key while the health operations say they need
+// none; every schema property, parameter and response header has a
+// description and an example, and so does every answer of an order
+// operation; the 500 of every order operation is the contract's body, not
+// Huma's.
 func TestOpenAPIDocumentsEveryField(t *testing.T) {
 	api := httpapi.NewAPI(http.NewServeMux())
-	httpapi.Register(api, nil, httpapi.Health{}, quietLog())
+	httpapi.Register(api, nil, nil, httpapi.Health{}, quietLog())
 	raw, err := json.Marshal(api.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +40,15 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 				Example     any
 				Schema      struct{ Examples []any }
 			}
+			Security  *[]map[string][]string
 			Responses map[string]struct {
+				Headers map[string]struct {
+					Description string
+					Schema      struct {
+						Description string
+						Examples    []any
+					}
+				}
 				Content map[string]struct {
 					Schema struct {
 						Ref string `json:"$ref"`
@@ -52,6 +63,9 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 					Description string
 					Examples    []any
 				}
+			}
+			SecuritySchemes map[string]struct {
+				Type, Scheme, Description string
 			}
 		}
 	}
@@ -70,11 +84,22 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 	}
 	// The answers each order operation must document (CONTRACT §2).
 	answers := map[string][]string{
-		"place-order":  {"201", "400", "413", "415", "422", "500"},
-		"get-order":    {"200", "404", "422", "500"},
-		"list-orders":  {"200", "422", "500"},
-		"cancel-order": {"202", "404", "409", "422", "500"},
-		"list-fills":   {"200", "404", "422", "500"},
+		"place-order":  {"201", "400", "401", "413", "415", "422", "429", "500"},
+		"get-order":    {"200", "401", "404", "422", "429", "500"},
+		"list-orders":  {"200", "401", "422", "429", "500"},
+		"cancel-order": {"202", "401", "404", "409", "422", "429", "500"},
+		"list-fills":   {"200", "401", "404", "422", "429", "500"},
+	}
+	// The headers that come with the answers of every order operation.
+	headers := map[string]string{"401": "WWW-Authenticate", "429": "Retry-After"}
+	bearer, ok := doc.Components.SecuritySchemes["bearer"]
+	if !ok || bearer.Type != "http" || bearer.Scheme != "bearer" {
+		t.Errorf("security scheme bearer = %+v; want type http, scheme bearer", bearer)
+	}
+	for _, s := range []string{"ordergate keys create --account NAME", "first start", "shown once"} {
+		if !strings.Contains(bearer.Description, s) {
+			t.Errorf("the bearer scheme's description does not say %q: %s", s, bearer.Description)
+		}
 	}
 	routes := map[string]string{
 		"place-order":  "post /orders",
@@ -96,8 +121,27 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 				if _, ok := op.Responses[code]; !ok {
 					t.Errorf("%s: no %s response", op.OperationID, code)
 				}
+				if h, ok := headers[code]; ok {
+					if _, ok := op.Responses[code].Headers[h]; !ok {
+						t.Errorf("%s: %s response does not document %s", op.OperationID, code, h)
+					}
+				}
+			}
+			_, isOrderOp := answers[op.OperationID]
+			switch {
+			case op.Security == nil:
+				t.Errorf("%s: no security stated", op.OperationID)
+			case isOrderOp && !reflect.DeepEqual(*op.Security, []map[string][]string{{"bearer": {}}}):
+				t.Errorf("%s: security = %v; want [{bearer: []}]", op.OperationID, *op.Security)
+			case !isOrderOp && len(*op.Security) != 0:
+				t.Errorf("%s: security = %v; want [] (no key)", op.OperationID, *op.Security)
 			}
 			for code, r := range op.Responses {
+				for name, h := range r.Headers {
+					if (h.Description == "" && h.Schema.Description == "") || len(h.Schema.Examples) == 0 {
+						t.Errorf("%s: %s header %s lacks a description or an example", op.OperationID, code, name)
+					}
+				}
 				for ct, mt := range r.Content {
 					if mt.Example == nil && len(op.Tags) > 0 && op.Tags[0] == "orders" {
 						t.Errorf("%s: %s %s has no example", op.OperationID, code, ct)
@@ -125,7 +169,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 // lifecycle's statuses, each explained.
 func TestStatusesFollowTheDomain(t *testing.T) {
 	api := httpapi.NewAPI(http.NewServeMux())
-	httpapi.Register(api, nil, httpapi.Health{}, quietLog())
+	httpapi.Register(api, nil, nil, httpapi.Health{}, quietLog())
 	oas := api.OpenAPI()
 	var want []any
 	for _, s := range domain.Statuses() {
@@ -151,5 +195,40 @@ func TestStatusesFollowTheDomain(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, filter.Schema.Enum); diff != "" {
 		t.Errorf("list-orders status enum (-domain +document):\n%s", diff)
+	}
+}
+
+// TestDocsShowHowToAuthenticate checks /docs explains the bearer key and
+// marks which operations need it.
+func TestDocsShowHowToAuthenticate(t *testing.T) {
+	f := newFixture(t, memOrders(), pinger{})
+	resp := f.api.Get("/docs")
+	if resp.Code != http.StatusOK {
+		t.Fatalf("GET /docs = %d", resp.Code)
+	}
+	page := resp.Body.String()
+	for _, s := range []string{`id="authentication"`, "Authorization: Bearer &lt;key&gt;", "ordergate keys create --account NAME", "WWW-Authenticate", "Retry-After"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("/docs does not show %q", s)
+		}
+	}
+	// section returns the part of the page about one operation.
+	section := func(id string) string {
+		_, rest, ok := strings.Cut(page, `<h2 id="`+id+`">`)
+		if !ok {
+			t.Fatalf("/docs has no section %s", id)
+		}
+		s, _, _ := strings.Cut(rest, "<h2")
+		return s
+	}
+	for _, id := range []string{"place-order", "get-order", "list-orders", "cancel-order", "list-fills"} {
+		if s := section(id); !strings.Contains(s, `<strong>Authentication:</strong> <a href="#security-bearer">bearer</a>`) {
+			t.Errorf("/docs does not say %s needs the bearer key", id)
+		}
+	}
+	for _, id := range []string{"healthz", "readyz"} {
+		if s := section(id); !strings.Contains(s, "<strong>Authentication:</strong> none") {
+			t.Errorf("/docs does not say %s needs no key", id)
+		}
 	}
 }

@@ -66,17 +66,23 @@ type ListOrdersOutput struct {
 }
 
 type handlers struct {
-	svc Service
-	log *slog.Logger
+	svc    Service
+	auth   Authenticator
+	log    *slog.Logger
+	limits *limiters // nil: no rate limit
 }
 
 func (h *handlers) placeOrder(ctx context.Context, in *PlaceOrderInput) (*PlaceOrderOutput, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, problem(ctx, h.log, "place-order", "header", err)
+	}
 	spec, err := in.Body.spec()
 	if err != nil {
 		return nil, problem(ctx, h.log, "place-order", "body", err)
 	}
 	if in.IdempotencyKey == "" {
-		o, err := h.svc.PlaceOrder(ctx, spec)
+		o, err := h.svc.PlaceOrder(ctx, acct, spec)
 		if err != nil {
 			return nil, problem(ctx, h.log, "place-order", "body", err)
 		}
@@ -86,7 +92,7 @@ func (h *handlers) placeOrder(ctx context.Context, in *PlaceOrderInput) (*PlaceO
 	if err != nil {
 		return nil, problem(ctx, h.log, "place-order", "header", err)
 	}
-	o, replayed, err := h.svc.PlaceOrderOnce(ctx, key, spec)
+	o, replayed, err := h.svc.PlaceOrderOnce(ctx, acct, key, spec)
 	if err != nil {
 		return nil, problem(ctx, h.log, "place-order", "body", err)
 	}
@@ -147,11 +153,15 @@ func hasField(errs domain.ValidationErrors, field string) bool {
 }
 
 func (h *handlers) getOrder(ctx context.Context, in *GetOrderInput) (*GetOrderOutput, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, problem(ctx, h.log, "get-order", "header", err)
+	}
 	id, err := domain.ParseID(in.ID)
 	if err != nil {
 		return nil, problem(ctx, h.log, "get-order", "path", err)
 	}
-	o, err := h.svc.Order(ctx, id)
+	o, err := h.svc.Order(ctx, acct, id)
 	if err != nil {
 		return nil, problem(ctx, h.log, "get-order", "path", err)
 	}
@@ -159,16 +169,20 @@ func (h *handlers) getOrder(ctx context.Context, in *GetOrderInput) (*GetOrderOu
 }
 
 func (h *handlers) cancelOrder(ctx context.Context, in *CancelOrderInput) (*CancelOrderOutput, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, problem(ctx, h.log, "cancel-order", "header", err)
+	}
 	id, err := domain.ParseID(in.ID)
 	if err != nil {
 		return nil, problem(ctx, h.log, "cancel-order", "path", err)
 	}
-	o, err := h.svc.CancelOrder(ctx, id)
+	o, err := h.svc.CancelOrder(ctx, acct, id)
 	if errors.Is(err, domain.ErrTransition) {
 		// The refusal does not carry the order: read it to name its status,
 		// if the lifecycle still refuses a cancel in that status (it may
 		// have changed in between, though an ended order hardly ever does).
-		if cur, rerr := h.svc.Order(ctx, id); rerr == nil {
+		if cur, rerr := h.svc.Order(ctx, acct, id); rerr == nil {
 			if _, _, again := domain.RequestCancel(cur, true, cur.UpdatedAt); errors.Is(again, domain.ErrTransition) {
 				err = &refusal{status: cur.Status, err: err}
 			}
@@ -181,11 +195,15 @@ func (h *handlers) cancelOrder(ctx context.Context, in *CancelOrderInput) (*Canc
 }
 
 func (h *handlers) listFills(ctx context.Context, in *ListFillsInput) (*ListFillsOutput, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, problem(ctx, h.log, "list-fills", "header", err)
+	}
 	id, err := domain.ParseID(in.ID)
 	if err != nil {
 		return nil, problem(ctx, h.log, "list-fills", "path", err)
 	}
-	o, err := h.svc.Order(ctx, id)
+	o, err := h.svc.Order(ctx, acct, id)
 	if err != nil {
 		return nil, problem(ctx, h.log, "list-fills", "path", err)
 	}
@@ -193,6 +211,10 @@ func (h *handlers) listFills(ctx context.Context, in *ListFillsInput) (*ListFill
 }
 
 func (h *handlers) listOrders(ctx context.Context, in *ListOrdersInput) (*ListOrdersOutput, error) {
+	acct, err := account(ctx)
+	if err != nil {
+		return nil, problem(ctx, h.log, "list-orders", "header", err)
+	}
 	q := ports.ListQuery{Limit: in.Limit, Status: domain.Status(in.Status)}
 	if in.Cursor != "" {
 		id, err := decodeCursor(in.Cursor)
@@ -201,7 +223,7 @@ func (h *handlers) listOrders(ctx context.Context, in *ListOrdersInput) (*ListOr
 		}
 		q.Before = id
 	}
-	page, err := h.svc.ListOrders(ctx, q)
+	page, err := h.svc.ListOrders(ctx, acct, q)
 	if err != nil {
 		return nil, problem(ctx, h.log, "list-orders", "query", err)
 	}

@@ -9,10 +9,17 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-// Register lists every operation of the API.
-func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
-	h := &handlers{svc: svc, log: log}
-	huma.Register(api, huma.Operation{
+// Register lists every operation of the API. The order operations need an
+// API key that auth knows (Authorization: Bearer <key>) and act for its
+// account; WithRateLimit among opts limits each key's requests. The
+// health operations need no key.
+func Register(api huma.API, svc Service, auth Authenticator, health Health, log *slog.Logger, opts ...Option) {
+	o := newOptions(opts)
+	h := &handlers{svc: svc, auth: auth, log: log, limits: newLimiters(o.perSecond, o.burst)}
+	registerSecurity(api)
+	orders := func(op huma.Operation) huma.Operation { return h.authenticated(api, op) }
+
+	huma.Register(api, orders(huma.Operation{
 		OperationID: "place-order",
 		Method:      http.MethodPost,
 		Path:        "/orders",
@@ -26,9 +33,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		// room accepts bodies up to 64 KiB and rejects anything larger.
 		MaxBodyBytes: MaxBodyBytes + 1,
 		Errors:       []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
-	}, h.placeOrder)
+	}), h.placeOrder)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, orders(huma.Operation{
 		OperationID: "get-order",
 		Method:      http.MethodGet,
 		Path:        "/orders/{id}",
@@ -36,9 +43,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Description: "Returns the order: its status, how much of it is filled and at what average price, and its placement state.",
 		Tags:        []string{"orders"},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, h.getOrder)
+	}), h.getOrder)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, orders(huma.Operation{
 		OperationID: "cancel-order",
 		Method:      http.MethodDelete,
 		Path:        "/orders/{id}",
@@ -51,9 +58,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Tags:          []string{"orders"},
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
-	}, h.cancelOrder)
+	}), h.cancelOrder)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, orders(huma.Operation{
 		OperationID: "list-fills",
 		Method:      http.MethodGet,
 		Path:        "/orders/{id}/fills",
@@ -62,9 +69,9 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 			"The order's filled_quantity is their sum and its average_fill_price their quantity-weighted mean. A fill that arrived after a cancel request is here too: it counts.",
 		Tags:   []string{"orders"},
 		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, h.listFills)
+	}), h.listFills)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, orders(huma.Operation{
 		OperationID: "list-orders",
 		Method:      http.MethodGet,
 		Path:        "/orders",
@@ -72,11 +79,15 @@ func Register(api huma.API, svc Service, health Health, log *slog.Logger) {
 		Description: "Orders newest first, keyset-paginated: pass next_cursor as cursor for the next page.",
 		Tags:        []string{"orders"},
 		Errors:      []int{http.StatusUnprocessableEntity},
-	}, h.listOrders)
+	}), h.listOrders)
 
 	registerOps(api, health, log)
 	documentExamples(api, internalResponses(api))
 }
+
+// noKey is the security of the operations that need no API key: none,
+// written out so that the document says so rather than leaves it open.
+var noKey = []map[string][]string{}
 
 func registerOps(api huma.API, health Health, log *slog.Logger) {
 	huma.Register(api, huma.Operation{
@@ -84,8 +95,9 @@ func registerOps(api huma.API, health Health, log *slog.Logger) {
 		Method:      http.MethodGet,
 		Path:        "/healthz",
 		Summary:     "Liveness",
-		Description: "200 while the process runs.",
+		Description: "200 while the process runs. Needs no API key.",
 		Tags:        []string{"operations"},
+		Security:    noKey,
 	}, func(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
 		return &StatusOutput{Body: Status{Status: "ok"}}, nil
 	})
@@ -95,8 +107,9 @@ func registerOps(api huma.API, health Health, log *slog.Logger) {
 		Method:      http.MethodGet,
 		Path:        "/readyz",
 		Summary:     "Readiness",
-		Description: "200 when the database answers, 503 otherwise. Also reports the exchange circuit breaker's state; an open circuit does not make the instance unready.",
+		Description: "200 when the database answers, 503 otherwise. Also reports the exchange circuit breaker's state; an open circuit does not make the instance unready. Needs no API key.",
 		Tags:        []string{"operations"},
+		Security:    noKey,
 		Errors:      []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
