@@ -116,13 +116,15 @@ check-generate: generate
 FUZZ_EXECS       ?= 200000x
 FUZZ_EXECS_BODY  ?= 40000x
 FUZZ_EXECS_APPLY ?= 75000x
+FUZZ_EXECS_AUTH  ?= 100000x
 
-## fuzz: run each fuzz target for its execution budget (seed corpora run in every `make test`): the price and ISIN parsers, the request decoder, and the lifecycle's Apply
+## fuzz: run each fuzz target for its execution budget (seed corpora run in every `make test`): the price and ISIN parsers, the request decoder, the Authorization header's parser, and the lifecycle's Apply
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePrice$$' -fuzztime $(FUZZ_EXECS) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISIN$$' -fuzztime $(FUZZ_EXECS) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzPlaceOrderBody$$' -fuzztime $(FUZZ_EXECS_BODY) ./adapters/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZ_EXECS_APPLY) ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzBearerHeader$$' -fuzztime $(FUZZ_EXECS_AUTH) ./adapters/httpapi
 
 ## bench: measure ordergate against its ceilings (BENCH_SHORT=1: a smoke run under a minute)
 bench:

@@ -29,7 +29,7 @@ func goVersion() string { return runtime.Version() }
 func freshDB(o opts, dir, db, tag string) (string, func(), error) {
 	if db == store.SQLite {
 		dsn := filepath.Join(dir, tag+".db")
-		return dsn, func() {}, migrate(dsn)
+		return dsn, func() {}, migrate(dsn, o.key)
 	}
 	admin, err := sql.Open("pgx", o.postgres)
 	if err != nil {
@@ -53,21 +53,28 @@ func freshDB(o opts, dir, db, tag string) (string, func(), error) {
 		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
 		admin.Close()
 	}
-	return u.String(), cleanup, migrate(u.String())
+	return u.String(), cleanup, migrate(u.String(), o.key)
 }
 
-func migrate(dsn string) error {
-	db, err := store.Open(context.Background(), dsn)
+// migrate brings a fresh database's schema up and stores the run's API key
+// in it, so every server of the run accepts the one key its clients send.
+func migrate(dsn string, key domain.APIKey) error {
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return db.Migrate(context.Background())
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	return db.CreateKey(ctx, key)
 }
 
 func newOrder(at time.Time) domain.Order {
 	p := domain.PriceFromCents(12345)
 	o, _ := domain.New(domain.NewID(at), at, domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &p, Quantity: 10})
+	o.Account = domain.DefaultAccount
 	return o
 }
 
@@ -81,7 +88,7 @@ func benchDB(o opts, db string, fresh func(tag string) (string, func(), error)) 
 		fmt.Printf("  measured %s: %s %s\n", figure, value, ratio)
 	}
 	fmt.Printf("## %s\n", db)
-	client := newClient(4 * o.workers)
+	client := newClient(4*o.workers, o.apiKey)
 	var healthy result
 	if o.want("1") {
 		if err := benchPOST(o, db, fresh, client, add, &healthy); err != nil {
@@ -100,6 +107,11 @@ func benchDB(o opts, db string, fresh func(tag string) (string, func(), error)) 
 	}
 	if o.want("8") {
 		if err := benchIngest(o, fresh, client, add); err != nil {
+			return err
+		}
+	}
+	if o.want("9") {
+		if err := benchAuth(o, fresh, client, add); err != nil {
 			return err
 		}
 	}
@@ -122,7 +134,7 @@ func benchPOST(o opts, db string, fresh func(string) (string, func(), error), cl
 	ctx := context.Background()
 	post := func(s *server) func() error { return func() error { return postOrder(client, s.url) } }
 	// 1a. HTTP ceiling: same Huma stack and validation, storage off.
-	ceil, err := startServer(o.self, "serve-ceiling")
+	ceil, err := startServer(o, o.self, "serve-ceiling")
 	if err != nil {
 		return err
 	}
@@ -153,7 +165,7 @@ func benchPOST(o opts, db string, fresh func(string) (string, func(), error), cl
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(o.bin, "--db", dsn)
+	srv, err := startServer(o, o.bin, "--db", dsn)
 	if err != nil {
 		return err
 	}
@@ -183,7 +195,7 @@ func benchPOST(o opts, db string, fresh func(string) (string, func(), error), cl
 		if err != nil {
 			return err
 		}
-		s, err := startServer(o.bin, append([]string{"--db", dsn}, c.args...)...)
+		s, err := startServer(o, o.bin, append([]string{"--db", dsn}, c.args...)...)
 		if err != nil {
 			return err
 		}
@@ -205,7 +217,7 @@ func benchDispatch(o opts, fresh func(string) (string, func(), error), client *h
 	if err != nil {
 		return err
 	}
-	api, err := startServer(o.bin, "--db", dsn, "--role", "api")
+	api, err := startServer(o, o.bin, "--db", dsn, "--role", "api")
 	if err != nil {
 		return err
 	}
@@ -213,7 +225,7 @@ func benchDispatch(o opts, fresh func(string) (string, func(), error), client *h
 		return err
 	}
 	api.stop()
-	disp, err := startServer(o.bin, "--db", dsn, "--role", "dispatcher")
+	disp, err := startServer(o, o.bin, "--db", dsn, "--role", "dispatcher")
 	if err != nil {
 		return err
 	}
@@ -233,7 +245,7 @@ func benchDispatch(o opts, fresh func(string) (string, func(), error), client *h
 	if err != nil {
 		return err
 	}
-	all, err := startServer(o.bin, "--db", dsn)
+	all, err := startServer(o, o.bin, "--db", dsn)
 	if err != nil {
 		return err
 	}
@@ -268,7 +280,7 @@ func benchScale(o opts, fresh func(string) (string, func(), error), client *http
 		if err := bulkInsert(dsn, n); err != nil {
 			return err
 		}
-		s, err := startServer(o.bin, "--db", dsn, "--role", "api")
+		s, err := startServer(o, o.bin, "--db", dsn, "--role", "api")
 		if err != nil {
 			return err
 		}
@@ -396,7 +408,7 @@ func bulkInsert(dsn string, n int) error {
 	var sb strings.Builder
 	for i := 0; i < n; i += per {
 		sb.Reset()
-		sb.WriteString("INSERT INTO orders (id, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at) VALUES ")
+		sb.WriteString("INSERT INTO orders (id, account, created_at, updated_at, type, side, instrument, limit_price_cents, quantity, status, placement_attempts, placed_at) VALUES ")
 		for j := i; j < min(i+per, n); j++ {
 			at := start.Add(time.Duration(j) * step).UTC()
 			if j > i {
@@ -404,7 +416,7 @@ func bulkInsert(dsn string, n int) error {
 			}
 			ts := at.Format("2006-01-02 15:04:05.999999-07:00")
 			placed := at.Add(time.Second).Format("2006-01-02 15:04:05.999999-07:00")
-			fmt.Fprintf(&sb, "('%s','%s','%s','limit','buy','US0378331005',12345,10,'placed',1,'%s')", domain.NewID(at), ts, placed, placed)
+			fmt.Fprintf(&sb, "('%s','default','%s','%s','limit','buy','US0378331005',12345,10,'placed',1,'%s')", domain.NewID(at), ts, placed, placed)
 		}
 		if _, err := db.Bun().ExecContext(ctx, sb.String()); err != nil {
 			return fmt.Errorf("bulk insert: %w", err)

@@ -56,7 +56,7 @@ func benchIngest(o opts, fresh func(string) (string, func(), error), client *htt
 		return err
 	}
 	defer func() { _ = sim.Stop(time.Minute) }()
-	srv, err := startServer(o.bin, "--db", dsn, "--exchange", sim.URL(""))
+	srv, err := startServer(o, o.bin, "--db", dsn, "--exchange", sim.URL(""))
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,7 @@ func ingestCeiling(fresh func(string) (string, func(), error), n, perOrder int) 
 				p := domain.PriceFromCents(9000)
 				o, err := domain.New(domain.NewID(time.Now()), time.Now(), domain.Spec{Type: domain.Limit, Side: domain.Buy, Instrument: "US0378331005", LimitPrice: &p, Quantity: int64(perOrder)})
 				if err == nil {
+					o.Account = domain.DefaultAccount
 					err = db.Create(ctx, o)
 				}
 				if err != nil {

@@ -46,11 +46,25 @@ func fmtDur(d time.Duration) string {
 
 const orderBody = `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":123.45,"quantity":10}`
 
-func newClient(conns int) *http.Client {
+// newClient returns a client of up to conns connections a host that sends
+// key with every request, as an API client would.
+func newClient(conns int, key string) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = conns
 	t.MaxConnsPerHost = conns
-	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+	return &http.Client{Transport: bearer{key: "Bearer " + key, next: t}, Timeout: 30 * time.Second}
+}
+
+// bearer adds an Authorization header to each request.
+type bearer struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", b.key)
+	return b.next.RoundTrip(r)
 }
 
 func postOrder(c *http.Client, url string) error {

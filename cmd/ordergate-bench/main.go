@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -39,14 +40,20 @@ import (
 )
 
 func main() {
-	if slices.Contains(os.Args[1:], "serve-ceiling") {
-		if err := serveCeiling(); err != nil {
-			fmt.Fprintln(os.Stderr, "ordergate-bench:", err)
-			os.Exit(1)
-		}
-		return
+	// The servers the benchmark runs as its own child processes are told
+	// which by a word among the flags proc.Start adds (--addr and so on).
+	var err error
+	switch i := slices.IndexFunc(os.Args, func(a string) bool { return a == "serve-ceiling" || a == "serve-store" }); {
+	case i < 0:
+		err = run(os.Args[1:])
+	case os.Args[i] == "serve-ceiling":
+		err = serveCeiling()
+	case i+2 < len(os.Args):
+		err = serveStore(os.Args[i+1], os.Args[i+2], os.Getenv("BENCH_API_KEY"))
+	default:
+		err = errors.New("usage: serve-store DSN off|cached|uncached")
 	}
-	if err := run(os.Args[1:]); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ordergate-bench:", err)
 		os.Exit(1)
 	}
@@ -63,6 +70,10 @@ type opts struct {
 	scaleN      int
 	concurrency int // the dispatcher's, ordergate's default
 	only        string
+	// apiKey is the run's one API key, sent with every request; key is
+	// its stored form, put in every fresh database.
+	apiKey string
+	key    domain.APIKey
 }
 
 // want reports whether section (1..7) is to run.
@@ -76,11 +87,12 @@ func run(args []string) error {
 	fs.BoolVar(&o.short, "short", os.Getenv("BENCH_SHORT") == "1", "smoke-test sizes: the whole run in under a minute, figures not meaningful")
 	fs.StringVar(&o.postgres, "postgres", os.Getenv("ORDERGATE_TEST_POSTGRES_DSN"), "PostgreSQL URL; empty skips PostgreSQL")
 	fs.IntVar(&o.workers, "concurrency", 64, "concurrent HTTP clients and store callers")
-	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2; 8 is the feed's ingestion)")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2; 8 is the feed's ingestion; 9 what authentication costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.d, o.dispatchN, o.scaleN, o.concurrency = 10*time.Second, 12000, 1_000_000, app.DefaultConcurrency
+	o.apiKey, o.key = domain.NewAPIKey(domain.DefaultAccount, time.Now())
 	if o.short {
 		o.d, o.dispatchN, o.scaleN = time.Second, 300, 5000
 	}
@@ -114,27 +126,81 @@ func run(args []string) error {
 	return nil
 }
 
-// serveCeiling serves the real HTTP API with a store that keeps nothing:
-// the most POST /orders can do with storage switched off.
+// serveCeiling serves the real HTTP API with a store that keeps nothing
+// and no key lookup: the most POST /orders can do with storage switched
+// off.
 func serveCeiling() error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	svc := app.NewService(nullStore{}, nil, app.SystemClock{}, nil)
+	return listenAndServe(httpapi.Handler(svc, anyKey{}, httpapi.Health{DB: nullStore{}}, log), log)
+}
+
+// serveStore serves the real HTTP API over the store at dsn, without a
+// dispatcher, authenticating as mode says: "off" takes every request's key
+// as valid without a lookup; "cached" is the server's Authenticator (a
+// lookup per key per second); "uncached" looks every request's key up in
+// the store. key is added to the store for "off" so that the three serve
+// the same database.
+func serveStore(dsn, mode, key string) error {
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	clock := app.SystemClock{}
+	var auth httpapi.Authenticator
+	switch mode {
+	case "off":
+		auth = anyKey{}
+	case "cached", "uncached":
+		cfg := app.AuthConfig{Logger: log}
+		if mode == "uncached" {
+			cfg.CacheTTL = time.Nanosecond
+		}
+		a, err := app.NewAuthenticator(db, clock, cfg)
+		if err != nil {
+			return err
+		}
+		go a.Run(ctx)
+		auth = a
+	default:
+		return fmt.Errorf("serve-store: unknown mode %q", mode)
+	}
+	if _, err := auth.Authenticate(ctx, key); err != nil {
+		return fmt.Errorf("serve-store: the run's key: %w", err)
+	}
+	svc := app.NewService(db, db, clock, nil)
+	return listenAndServe(httpapi.Handler(svc, auth, httpapi.Health{DB: db}, log, httpapi.WithRateLimit(1e6, 2e6)), log)
+}
+
+// listenAndServe serves h on a loopback port it logs as proc expects.
+func listenAndServe(h http.Handler, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	log.Info("listening", "addr", ln.Addr().String())
-	return (&http.Server{Handler: httpapi.Handler(svc, httpapi.Health{DB: nullStore{}}, log), ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
+	return (&http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
+}
+
+// anyKey takes every key as the default account's, without looking it
+// up: authentication switched off.
+type anyKey struct{}
+
+func (anyKey) Authenticate(context.Context, string) (domain.APIKey, error) {
+	return domain.APIKey{ID: "key_bench", Account: domain.DefaultAccount}, nil
 }
 
 type nullStore struct{}
 
 func (nullStore) Create(context.Context, domain.Order) error { return nil }
-func (nullStore) Order(context.Context, domain.ID) (domain.Order, error) {
+func (nullStore) Order(context.Context, domain.Account, domain.ID) (domain.Order, error) {
 	return domain.Order{}, domain.ErrNotFound
 }
 func (nullStore) List(context.Context, ports.ListQuery) ([]domain.Order, error) { return nil, nil }
-func (nullStore) Cancel(context.Context, domain.ID, ports.CancelFunc) (domain.Order, error) {
+func (nullStore) Cancel(context.Context, domain.Account, domain.ID, ports.CancelFunc) (domain.Order, error) {
 	return domain.Order{}, domain.ErrNotFound
 }
 func (nullStore) Ping(context.Context) error { return nil }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ type config struct {
 	ShutdownGrace       time.Duration
 	BreakerOpen         time.Duration
 	ExchangeTimeout     time.Duration
+	RateLimit           float64
 }
 
 // parseConfig reads the environment, then the command-line flags, which win.
@@ -76,6 +78,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.RetryBase, "retry-base", app.DefaultRetryBase, "backoff ceiling after the first failed placement")
 	fs.DurationVar(&c.RetryMax, "retry-max", app.DefaultRetryMax, "largest backoff between placement attempts")
 	fs.DurationVar(&c.BreakerOpen, "breaker-open", 5*time.Second, "how long the exchange circuit breaker stays open before a probe call")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 1000, "requests per second each API key may make, with bursts of twice that; 0 turns the limit off")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", app.DefaultShutdownGrace, "how long in-flight requests and exchange calls may finish on shutdown")
 
 	if err := envflag.Parse(fs, "ORDERGATE_", args, getenv); err != nil {
@@ -117,6 +120,8 @@ func (c config) validate() error {
 		return fmt.Errorf("--retry-max %s must be at least --retry-base %s", c.RetryMax, c.RetryBase)
 	case c.BreakerOpen <= 0:
 		return fmt.Errorf("--breaker-open %s must be positive", c.BreakerOpen)
+	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
+		return fmt.Errorf("--rate-limit %v must be 0 (off) or a positive number of requests per second", c.RateLimit)
 	case c.ShutdownGrace < 0:
 		return fmt.Errorf("--shutdown-grace %s must not be negative", c.ShutdownGrace)
 	}

@@ -7,6 +7,8 @@
 //	ordergate migrate [flags]  apply database migrations and exit
 //	ordergate openapi          print the OpenAPI document as YAML
 //	ordergate healthcheck      exit 0 if the instance at --addr answers /healthz (for container health checks)
+//	ordergate keys create --account NAME | list | revoke KEY_ID
+//	                           manage API keys (only a new key goes to stdout)
 //
 // Every flag has an environment variable: --sim-failure-rate is
 // ORDERGATE_SIM_FAILURE_RATE. Run "ordergate -h" for the list.
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"go.uber.org/dig"
+	"go.uber.org/fx"
 
 	"github.com/ordergate/ordergate/adapters/httpapi"
 	"github.com/ordergate/ordergate/adapters/store"
@@ -51,11 +54,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 {
 		switch args[0] {
-		case "serve", "migrate", "openapi", "healthcheck":
+		case "serve", "migrate", "openapi", "healthcheck", "keys":
 			cmd, args = args[0], args[1:]
 		}
 	}
 	switch cmd {
+	case "keys":
+		return runKeys(ctx, args, getenv, stdout, stderr)
 	case "openapi":
 		if len(args) > 0 {
 			return fmt.Errorf("openapi takes no arguments, got %q", args[0])
@@ -92,23 +97,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		return serve(ctx, c, newLogger(stderr, c.LogLevel))
+		return serve(ctx, c, newLogger(stderr, c.LogLevel), stdout)
 	}
 }
 
 // healthcheck asks the instance serving on addr for /healthz. A wildcard
 // host (0.0.0.0, ::, empty) is reached on loopback.
 func healthcheck(ctx context.Context, addr string) error {
-	host, port, err := net.SplitHostPort(addr)
+	hostPort, err := dialAddr(addr)
 	if err != nil {
 		return fmt.Errorf("healthcheck: --addr %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	url := "http://" + hostPort + "/healthz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -122,6 +124,19 @@ func healthcheck(ctx context.Context, addr string) error {
 		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 	}
 	return nil
+}
+
+// dialAddr is the address a client on this machine reaches a server
+// listening on addr at: a wildcard host (0.0.0.0, ::, empty) is loopback.
+func dialAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // newLogger logs text to a terminal and JSON to anything else, where a log
@@ -150,9 +165,10 @@ func openStore(ctx context.Context, dsn string) (*store.DB, error) {
 }
 
 // serve runs the service until ctx is cancelled (SIGINT or SIGTERM) or a
-// component fails, then shuts down gracefully.
-func serve(ctx context.Context, c config, log *slog.Logger) error {
-	fxApp := newApp(c, log)
+// component fails, then shuts down gracefully. The first key a fresh
+// database is given is printed to stdout, and nothing else is.
+func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) error {
+	fxApp := newApp(c, log, fx.Replace(firstKeyOut{stdout}))
 	if err := fxApp.Err(); err != nil {
 		return dig.RootCause(err) // the component's own error, not fx's wrapping
 	}

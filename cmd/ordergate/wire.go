@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/ordergate/ordergate/adapters/metrics"
 	"github.com/ordergate/ordergate/adapters/store"
 	"github.com/ordergate/ordergate/app"
+	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
 )
 
@@ -39,7 +43,7 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 		// allowed the grace period, plus time to record outcomes and to
 		// finish the ingester's batch.
 		fx.StopTimeout(2*c.ShutdownGrace + 15*time.Second),
-		fx.Supply(c, log),
+		fx.Supply(c, log, firstKeyOut{io.Discard}),
 		storeModule,
 		exchangeModule,
 		metricsModule,
@@ -84,6 +88,8 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.OutboxStater { return db },
 		func(db *store.DB) ports.Executions { return db },
 		func(db *store.DB) ports.Leases { return db },
+		func(db *store.DB) ports.APIKeys { return db },
+		func(db *store.DB) ports.KeyLookup { return db },
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
 			return httpapi.Health{DB: db, Exchange: b}
 		},
@@ -213,11 +219,72 @@ var ingesterModule = fx.Module("ingester",
 )
 
 var httpModule = fx.Module("http",
-	fx.Provide(func(svc *app.Service, h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
-		return httpapi.Handler(svc, h, log, httpapi.WithMetrics(m, m))
-	}),
-	fx.Invoke(startServer),
+	fx.Provide(
+		func(lc fx.Lifecycle, keys ports.KeyLookup, clock ports.Clock, log *slog.Logger) (*app.Authenticator, error) {
+			a, err := app.NewAuthenticator(keys, clock, app.AuthConfig{Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			// Run writes the keys' last-used times, off the requests' path.
+			runInBackground(lc, "api key last-used writer", a.Run)
+			return a, nil
+		},
+		func(c config, svc *app.Service, auth *app.Authenticator, h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
+			opts := []httpapi.Option{httpapi.WithMetrics(m, m)}
+			if c.RateLimit > 0 {
+				opts = append(opts, httpapi.WithRateLimit(c.RateLimit, rateBurst(c.RateLimit)))
+			}
+			return httpapi.Handler(svc, auth, h, log, opts...)
+		},
+	),
+	fx.Invoke(createFirstKey, startServer),
 )
+
+// rateBurst is the burst a key may make at perSecond: twice the rate, and
+// at least one request.
+func rateBurst(perSecond float64) int { return max(1, int(math.Ceil(2*perSecond))) }
+
+// firstKeyOut is where the first key of a fresh database is printed: the
+// process's stdout, which carries nothing else.
+type firstKeyOut struct{ io.Writer }
+
+// createFirstKey gives a database that never had an API key one, for the
+// account "default", and prints it once to stdout: a fresh install is
+// usable at once, and no later start (of this or any instance) prints a
+// key again. The log names only the key's id.
+func createFirstKey(keys ports.APIKeys, clock ports.Clock, out firstKeyOut, c config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key, k := domain.NewAPIKey(domain.DefaultAccount, clock.Now())
+	created, err := keys.CreateFirstKey(ctx, k)
+	if err != nil || !created {
+		return err
+	}
+	log.Info("created the first API key", "key_id", k.ID, "account", k.Account)
+	addr, err := dialAddr(c.Addr)
+	if err != nil {
+		addr = c.Addr
+	}
+	_, err = fmt.Fprintf(out, firstKeyBanner, k.Account, key, key, addr)
+	return err
+}
+
+// firstKeyBanner frames the first key on stdout, with how to use it.
+const firstKeyBanner = `
+================================================================================
+ ordergate created the first API key of this database, for the account %q.
+ It is shown this once and stored only as a hash: keep it now.
+
+     %s
+
+ Send it with every order request:
+
+     curl -H 'Authorization: Bearer %s' http://%s/orders
+
+ More keys: ordergate keys create --account NAME (see README, "API keys").
+================================================================================
+
+`
 
 var opsHTTPModule = fx.Module("http",
 	fx.Provide(func(h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
