@@ -65,7 +65,7 @@ func (c *Clock) Offset() time.Duration { return time.Duration(c.offset.Load()) }
 func (c *Clock) measure(ctx context.Context) error {
 	if c.db.dialect == SQLite {
 		now := c.base.Now()
-		c.offset.Store(int64(time.Now().Sub(now)))
+		c.offset.Store(int64(time.Since(now)))
 		c.measured.Store(now.UnixNano())
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/cmd/internal/envflag"
 	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
 )
 
 // keysUsage is the help for "ordergate keys".
@@ -81,8 +82,8 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	clock, err := db.Clock(ctx, app.SystemClock{})
-	if err != nil {
+	var clock ports.Clock
+	if clock, err = db.Clock(ctx, app.SystemClock{}); err != nil {
 		return err
 	}
 	switch sub {

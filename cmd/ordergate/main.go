@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if len(args) > 0 {
 			return fmt.Errorf("openapi takes no arguments, got %q", args[0])
 		}
-		doc, err := httpapi.OpenAPI()
+		doc, err := httpapi.OpenAPI() //nolint:contextcheck // builds the document; no request is served
 		if err != nil {
 			return err
 		}
