@@ -16,43 +16,46 @@ import (
 	"github.com/ordergate/ordergate/adapters/store/storetest"
 )
 
-// targets is the set of instances a load sends to; killed ones are removed.
+// targets is the set of instances a load sends to, each with its key;
+// killed ones are removed.
 type targets struct {
 	mu   sync.Mutex
-	urls map[int]string
+	live map[int]target
 	next int
 }
 
 func newTargets(ps ...*process) *targets {
-	ts := &targets{urls: map[int]string{}}
+	ts := &targets{live: map[int]target{}}
 	for i, p := range ps {
-		ts.urls[i] = p.url("")
+		ts.live[i] = p.target()
 	}
 	return ts
 }
 
-func (ts *targets) set(i int, url string) {
+// set makes instance i tg; a zero target removes it.
+func (ts *targets) set(i int, tg target) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if url == "" {
-		delete(ts.urls, i)
+	if tg.base == "" {
+		delete(ts.live, i)
 	} else {
-		ts.urls[i] = url
+		ts.live[i] = tg
 	}
 }
 
-// pick returns the next live instance, round robin, or "" if none is up.
-func (ts *targets) pick() string {
+// pick returns the next live instance, round robin, or a zero target if
+// none is up.
+func (ts *targets) pick() target {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if len(ts.urls) == 0 {
-		return ""
+	if len(ts.live) == 0 {
+		return target{}
 	}
 	ts.next++
-	var live []string
-	for i := 0; len(live) < len(ts.urls); i++ {
-		if u, ok := ts.urls[i]; ok {
-			live = append(live, u)
+	var live []target
+	for i := 0; len(live) < len(ts.live); i++ {
+		if tg, ok := ts.live[i]; ok {
+			live = append(live, tg)
 		}
 	}
 	return live[ts.next%len(live)]
@@ -115,16 +118,13 @@ func sendOrders(ts *targets, n, workers int, perOrder time.Duration) *load {
 	return l
 }
 
-// postOnce sends one keyed order and returns the new order's ID (on a 201)
-// and the status code, 0 if no answer came.
-func postOnce(client *http.Client, base, key, body string) (string, int) {
-	if base == "" {
+// postOnce sends one order with an Idempotency-Key and returns the new
+// order's ID (on a 201) and the status code, 0 if no answer came.
+func postOnce(client *http.Client, tg target, key, body string) (string, int) {
+	if tg.base == "" {
 		return "", 0
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := client.Do(req)
+	resp, err := tg.send(client, http.MethodPost, "/orders", strings.NewReader(body), "Idempotency-Key", key)
 	if err != nil {
 		return "", 0
 	}
@@ -139,44 +139,38 @@ func postOnce(client *http.Client, base, key, body string) (string, int) {
 	return o.ID, resp.StatusCode
 }
 
-// allOrders pages through GET /orders.
-func allOrders(t *testing.T, base string) map[string]orderJSON {
+// allOrders pages through GET /orders: the orders of tg's key's account.
+func allOrders(t *testing.T, tg target) map[string]orderJSON {
 	t.Helper()
 	out := map[string]orderJSON{}
-	url := base + "/orders?limit=500"
+	url := "/orders?limit=500"
 	for {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page struct {
-			Orders     []orderJSON `json:"orders"`
-			NextCursor *string     `json:"next_cursor"`
-		}
+		resp := tg.do(t, http.MethodGet, url, nil)
 		if resp.StatusCode != http.StatusOK {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
 		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
+		var pg page
+		err := json.NewDecoder(resp.Body).Decode(&pg)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range page.Orders {
+		for _, o := range pg.Orders {
 			out[o.ID] = o
 		}
-		if page.NextCursor == nil {
+		if pg.NextCursor == nil {
 			return out
 		}
-		url = base + "/orders?limit=500&cursor=" + *page.NextCursor
+		url = "/orders?limit=500&cursor=" + *pg.NextCursor
 	}
 }
 
-func pendingCount(t *testing.T, base string) int {
+func pendingCount(t *testing.T, tg target) int {
 	t.Helper()
 	n := 0
-	for _, o := range allOrders(t, base) {
+	for _, o := range allOrders(t, tg) {
 		if o.Status == "pending" {
 			n++
 		}
@@ -201,9 +195,9 @@ func simStats(t *testing.T, sim *process) exchange.StatsResponse {
 // checkInvariants is what every fault test must end with: every order that
 // got a 201 is stored and placed, the exchange placed each stored order
 // exactly once, and nothing else was stored but orders whose client gave up.
-func checkInvariants(t *testing.T, base string, sim *process, l *load) {
+func checkInvariants(t *testing.T, tg target, sim *process, l *load) {
 	t.Helper()
-	stored := allOrders(t, base)
+	stored := allOrders(t, tg)
 	for id := range l.created {
 		o, ok := stored[id]
 		if !ok {
@@ -230,10 +224,10 @@ func checkInvariants(t *testing.T, base string, sim *process, l *load) {
 		len(l.created)+l.gaveUp, l.attempts, len(l.created), l.gaveUp, len(stored), stats.Placed, stats.Duplicates, stats.Failures)
 }
 
-func waitDrained(t *testing.T, base string, limit time.Duration) time.Duration {
+func waitDrained(t *testing.T, tg target, limit time.Duration) time.Duration {
 	t.Helper()
 	began := time.Now()
-	waitUntil(t, limit, "every order to be placed", func() bool { return pendingCount(t, base) == 0 })
+	waitUntil(t, limit, "every order to be placed", func() bool { return pendingCount(t, tg) == 0 })
 	return time.Since(began)
 }
 
@@ -269,21 +263,21 @@ func TestChaosThreeInstancesOnePostgresWithAKill(t *testing.T) {
 		n := countOrders(insts[1])
 		if !killed && n >= orders/4 {
 			insts[0].kill()
-			ts.set(0, "")
+			ts.set(0, target{})
 			lastKill, killed = time.Now(), true
 		}
 		if killed && !restarted && n >= orders/2 {
 			insts[0] = start(t, args("all")...)
-			ts.set(0, insts[0].url(""))
+			ts.set(0, insts[0].target())
 			restarted = true
 		}
 	})
 	if !killed || !restarted {
 		t.Fatalf("the load finished before the kill (killed %v, restarted %v)", killed, restarted)
 	}
-	drain := waitDrained(t, insts[1].url(""), 60*time.Second)
+	drain := waitDrained(t, insts[1].target(), 60*time.Second)
 	t.Logf("instances: 3 (all, api, dispatcher), killed: 1; drained %s after the load, %s after the kill", drain.Round(time.Millisecond), time.Since(lastKill).Round(time.Millisecond))
-	checkInvariants(t, insts[1].url(""), sim, l)
+	checkInvariants(t, insts[1].target(), sim, l)
 }
 
 // during calls step every 5 ms until the load running in the background
@@ -302,9 +296,10 @@ func during[T any](done <-chan T, step func()) T {
 	}
 }
 
-// countOrders is how many orders an instance can see, -1 if it does not answer.
+// countOrders is how many orders an instance shows the account of its key,
+// -1 if it does not answer.
 func countOrders(p *process) int {
-	resp, err := http.Get(p.url("/orders?limit=500"))
+	resp, err := p.target().send(http.DefaultClient, http.MethodGet, "/orders?limit=500", nil)
 	if err != nil {
 		return -1
 	}
@@ -330,18 +325,18 @@ func TestChaosRepeatedKillsOnSQLite(t *testing.T) {
 	l := during(done, func() {
 		if kills < 3 && countOrders(p) >= (kills+1)*orders/5 {
 			p.kill()
-			ts.set(0, "")
+			ts.set(0, target{})
 			kills++
 			p = start(t, args...)
-			ts.set(0, p.url(""))
+			ts.set(0, p.target())
 		}
 	})
 	if kills != 3 {
 		t.Fatalf("killed %d times before the load ended; want 3", kills)
 	}
-	drain := waitDrained(t, p.url(""), 60*time.Second)
+	drain := waitDrained(t, p.target(), 60*time.Second)
 	t.Logf("kills: %d; drained %s after the load", kills, drain.Round(time.Millisecond))
-	checkInvariants(t, p.url(""), sim, l)
+	checkInvariants(t, p.target(), sim, l)
 }
 
 // TestChaosSIGTERMUnderLoad shows a graceful stop loses no accepted order
@@ -355,8 +350,8 @@ func TestChaosSIGTERMUnderLoad(t *testing.T) {
 	done := make(chan *load)
 	go func() { done <- sendOrders(ts, 2000, 8, 0) }()
 	waitUntil(t, 30*time.Second, "some orders in flight", func() bool { return countOrders(p) >= 100 })
-	ts.set(0, "") // new requests stop; those under way finish
-	p.stop()      // SIGTERM, exit 0 required
+	ts.set(0, target{}) // new requests stop; those under way finish
+	p.stop()            // SIGTERM, exit 0 required
 	l := <-done
 
 	ctx := context.Background()

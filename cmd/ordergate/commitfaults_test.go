@@ -23,16 +23,15 @@ func TestAPIAnswersTheTruthWhenCommitAnswersAreLost(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	px, proxied := storetest.NewFaultProxy(t, dsn)
 	// The API role alone: no dispatcher commits through the proxy meanwhile.
-	base := "http://" + startInProcess(t, []string{"--db", proxied, "--role", "api"})
+	api := startInProcess(t, []string{"--db", proxied, "--role", "api"})
 
 	post := func(key string, i int) (int, string, string) {
-		req, _ := http.NewRequest(http.MethodPost, base+"/orders",
-			strings.NewReader(fmt.Sprintf(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":%d}`, i+1)))
-		req.Header.Set("Content-Type", "application/json")
+		var header []string
 		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
+			header = []string{"Idempotency-Key", key}
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := api.send(http.DefaultClient, http.MethodPost, "/orders",
+			strings.NewReader(fmt.Sprintf(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":%d}`, i+1)), header...)
 		if err != nil {
 			t.Error(err)
 			return 0, "", ""
@@ -160,8 +159,8 @@ func TestChaosLostCommitAnswersOnPostgres(t *testing.T) {
 	}
 
 	p = start(t, args(dsn)...)
-	drain := waitDrained(t, p.url(""), 60*time.Second)
+	drain := waitDrained(t, p.target(), 60*time.Second)
 	t.Logf("commit answers dropped: %d of %d commits; answers by status: %v; drained %s after the restart",
 		px.Faults(), px.Commits(), l.codes, drain.Round(time.Millisecond))
-	checkInvariants(t, p.url(""), sim, l)
+	checkInvariants(t, p.target(), sim, l)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,38 +40,72 @@ var buildBinary = sync.OnceValues(func() (string, error) { return build("orderga
 var buildSim = sync.OnceValues(func() (string, error) { return build("exchange-sim", "../exchange-sim") })
 
 // process is a running ordergate or exchange-sim binary whose JSON log
-// records the test keeps, and prints if it fails.
+// records and stdout lines the test keeps, and prints if it fails.
 type process struct {
 	*proc.Process
 	t    *testing.T
 	addr string
+	// key is the API key of the process's database that order requests
+	// send; "" for exchange-sim, and for an ordergate started fresh until
+	// the test picks one.
+	key string
 
-	mu   sync.Mutex
-	logs []map[string]any
+	mu     sync.Mutex
+	logs   []map[string]any
+	stderr []string // the raw lines logs were parsed from
+	stdout []string
 }
 
-// start runs ordergate with args and waits until it serves /healthz.
+// start runs ordergate with args, which must name the database with --db,
+// and waits until it serves /healthz. Order requests through the process
+// send the API key keyFor made for that database before the start, so the
+// start finds a key and creates none of its own.
 func start(t *testing.T, args ...string) *process {
 	t.Helper()
-	return startBinary(t, buildBinary, args...)
+	skipShort(t)
+	key := keyFor(t, dbArg(t, args))
+	return startBinary(t, buildBinary, key, args...)
+}
+
+// startFresh runs ordergate with args as start does, but creates no key
+// first: on a database that never had one, the process creates the first
+// key itself and prints it on stdout. The process has no key to send until
+// the test sets p.key.
+func startFresh(t *testing.T, args ...string) *process {
+	t.Helper()
+	skipShort(t)
+	dbArg(t, args)
+	return startBinary(t, buildBinary, "", args...)
 }
 
 // startSim runs exchange-sim with args and waits until it serves /healthz.
 func startSim(t *testing.T, args ...string) *process {
 	t.Helper()
-	return startBinary(t, buildSim, args...)
+	return startBinary(t, buildSim, "", args...)
 }
 
-func startBinary(t *testing.T, build func() (string, error), args ...string) *process {
+// startBinary runs a binary, with key as the API key of its requests, and
+// waits until it serves /healthz.
+func startBinary(t *testing.T, build func() (string, error), key string, args ...string) *process {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test builds and starts binaries; skipped with -short")
-	}
-	bin, err := build()
+	skipShort(t)
+	p, err := launch(t, build, key, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{t: t}
+	p.waitHealthy(t)
+	return p
+}
+
+// launch runs a binary and returns once it logs that it listens. It never
+// fails t, so that tests may launch several at once from goroutines; the
+// process is killed when t ends.
+func launch(t *testing.T, build func() (string, error), key string, args ...string) (*process, error) {
+	bin, err := build()
+	if err != nil {
+		return nil, err
+	}
+	p := &process{t: t, key: key}
 	p.Process, err = proc.Start(bin, args, proc.Options{
 		Env:  []string{"ORDERGATE_LOG_LEVEL=info"},
 		Wait: 30 * time.Second,
@@ -79,11 +116,17 @@ func startBinary(t *testing.T, build func() (string, error), args ...string) *pr
 			}
 			p.mu.Lock()
 			p.logs = append(p.logs, rec)
+			p.stderr = append(p.stderr, string(line))
+			p.mu.Unlock()
+		},
+		Stdout: func(line []byte) {
+			p.mu.Lock()
+			p.stdout = append(p.stdout, string(line))
 			p.mu.Unlock()
 		},
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p.addr = p.Addr()
 	t.Cleanup(func() {
@@ -92,6 +135,12 @@ func startBinary(t *testing.T, build func() (string, error), args ...string) *pr
 			p.dumpLogs()
 		}
 	})
+	return p, nil
+}
+
+// waitHealthy waits until the process answers /healthz with 200.
+func (p *process) waitHealthy(t *testing.T) {
+	t.Helper()
 	waitUntil(t, 10*time.Second, "/healthz to answer 200", func() bool {
 		resp, err := http.Get(p.url("/healthz"))
 		if err != nil {
@@ -100,7 +149,13 @@ func startBinary(t *testing.T, build func() (string, error), args ...string) *pr
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return p
+}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test builds and starts binaries; skipped with -short")
+	}
 }
 
 func (p *process) url(path string) string { return "http://" + p.addr + path }
@@ -111,6 +166,9 @@ func (p *process) dumpLogs() {
 	for _, rec := range p.logs {
 		b, _ := json.Marshal(rec)
 		p.t.Log(string(b))
+	}
+	for _, line := range p.stdout {
+		p.t.Log("stdout: " + line)
 	}
 }
 
@@ -135,6 +193,196 @@ func (p *process) logRecord(msg string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// output returns the lines the process wrote to stdout and to stderr so
+// far; all of them once it is Done.
+func (p *process) output() (stdout, stderr []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.stdout), slices.Clone(p.stderr)
+}
+
+// target is where order requests go: an instance's base URL and the API
+// key to send there.
+type target struct {
+	base string // http://host:port
+	key  string // sent as "Authorization: Bearer <key>"; "" sends none
+}
+
+// target returns the process's base URL with its key.
+func (p *process) target() target { return target{base: p.url(""), key: p.key} }
+
+// as returns the process's base URL with another key ("" for none).
+func (p *process) as(key string) target { return target{base: p.url(""), key: key} }
+
+// send sends a request for path with tg's key. header is name, value
+// pairs, set after the key (so an Authorization pair replaces it); a body
+// is sent as application/json unless header names another Content-Type.
+func (tg target) send(client *http.Client, method, path string, body io.Reader, header ...string) (*http.Response, error) {
+	req, err := http.NewRequest(method, tg.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if tg.key != "" {
+		req.Header.Set("Authorization", "Bearer "+tg.key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if len(header)%2 != 0 {
+		return nil, fmt.Errorf("header %q: want name, value pairs", header)
+	}
+	for i := 0; i < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return client.Do(req)
+}
+
+// do is send with http.DefaultClient; an error fails t, which must be
+// the test of the calling goroutine.
+func (tg target) do(t testing.TB, method, path string, body io.Reader, header ...string) *http.Response {
+	t.Helper()
+	resp, err := tg.send(http.DefaultClient, method, path, body, header...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
+}
+
+// do sends a request for path with the process's key, as target.do.
+func (p *process) do(t testing.TB, method, path string, body io.Reader, header ...string) *http.Response {
+	t.Helper()
+	return p.target().do(t, method, path, body, header...)
+}
+
+// dbArg returns the value of the last --db in args (the flag package's
+// last one wins), failing the test if there is none: every ordergate a
+// test starts names its database, so that its key can be made for it.
+func dbArg(t *testing.T, args []string) string {
+	t.Helper()
+	db := ""
+	for i, a := range args {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "db" {
+			continue
+		}
+		switch {
+		case hasValue:
+			db = value
+		case i+1 < len(args):
+			db = args[i+1]
+		}
+	}
+	if db == "" {
+		t.Fatalf("ordergate started without --db in %q: each test names its own database", args)
+	}
+	return db
+}
+
+var (
+	// keyPattern finds an API key in text.
+	keyPattern = regexp.MustCompile(`og_[A-Za-z0-9_-]{43}`)
+	// keyLine is what `keys create` prints: one key, alone on a line.
+	keyLine = regexp.MustCompile(`^og_[A-Za-z0-9_-]{43}\n$`)
+	// keyIDPattern is what an API key's id looks like.
+	keyIDPattern = regexp.MustCompile(`^key_[0-9a-f]{16}$`)
+)
+
+// keysByDB caches keyFor's keys, one per database string.
+var keysByDB = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+// keyFor returns the key of the account default for db, created with
+// `ordergate keys create` the first time db is asked for; later calls,
+// from any test, return the same key. The cache is by string: two DSNs of
+// one database get a key each, of the same account.
+func keyFor(t *testing.T, db string) string {
+	t.Helper()
+	keysByDB.Lock()
+	defer keysByDB.Unlock()
+	if key, ok := keysByDB.m[db]; ok {
+		return key
+	}
+	key := createKey(t, db, string(domain.DefaultAccount))
+	keysByDB.m[db] = key
+	return key
+}
+
+// createKey makes a new key for account in db with `ordergate keys
+// create` and returns it: the one line the command prints on stdout.
+func createKey(t *testing.T, db, account string) string {
+	t.Helper()
+	key, _ := keysCreate(t, db, account)
+	return key
+}
+
+// createKeyID is createKey that also returns the key's id, from the
+// {"msg":"api key created","key_id":...} record the command logs.
+func createKeyID(t *testing.T, db, account string) (key, id string) {
+	t.Helper()
+	key, stderr := keysCreate(t, db, account)
+	rec := logLine(stderr, "api key created")
+	id, _ = rec["key_id"].(string)
+	if !keyIDPattern.MatchString(id) || rec["account"] != account {
+		t.Fatalf(`ordergate keys create logged %v; want {"msg":"api key created","key_id":"key_...","account":%q}`, rec, account)
+	}
+	return key, id
+}
+
+// keysCreate runs `ordergate keys create --account account --db db` and
+// returns the key it printed and its log. It fails t if the command
+// fails or prints anything but one key on a line of stdout.
+func keysCreate(t *testing.T, db, account string) (key, stderr string) {
+	t.Helper()
+	stdout, stderr, code := runKeys(t, "create", "--account", account, "--db", db)
+	if code != 0 {
+		t.Fatalf("ordergate keys create --account %s exited %d: %s", account, code, stderr)
+	}
+	if !keyLine.MatchString(stdout) {
+		t.Fatalf("ordergate keys create printed %q on stdout; want one key alone on a line", stdout)
+	}
+	return strings.TrimSuffix(stdout, "\n"), stderr
+}
+
+// logLine returns the first JSON record with message msg in a log's text,
+// or nil.
+func logLine(log, msg string) map[string]any {
+	for _, line := range strings.Split(log, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			return rec
+		}
+	}
+	return nil
+}
+
+// runKeys runs `ordergate keys args...` to its end (at most a minute) and
+// returns what it printed and its exit code.
+func runKeys(t *testing.T, args ...string) (stdout, stderr string, exitCode int) {
+	t.Helper()
+	skipShort(t)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"keys"}, args...)...)
+	cmd.Env = append(os.Environ(), "ORDERGATE_LOG_LEVEL=info")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return out.String(), errOut.String(), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("ordergate keys %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), 0
 }
 
 func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
@@ -163,12 +411,15 @@ type orderJSON struct {
 	AverageFillPrice  *json.Number `json:"average_fill_price"`
 }
 
+// page is a GET /orders answer.
+type page struct {
+	Orders     []orderJSON `json:"orders"`
+	NextCursor *string     `json:"next_cursor"`
+}
+
 func getOrder(t *testing.T, p *process, id string) orderJSON {
 	t.Helper()
-	resp, err := http.Get(p.url("/orders/" + id))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := p.do(t, http.MethodGet, "/orders/"+id, nil)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
@@ -199,10 +450,7 @@ func TestEndToEndPlacementSurvivesExchangeOutageAndRestart(t *testing.T) {
 			body = `{"type":"limit","side":"sell","instrument":"DE000BASF111","limit_price":12.30,"quantity":` + fmt.Sprint(i+1) + `}`
 		}
 		began := time.Now()
-		resp, err := http.Post(down.url("/orders"), "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := down.do(t, http.MethodPost, "/orders", strings.NewReader(body))
 		took := time.Since(began)
 		slowest = max(slowest, took)
 		b, _ := io.ReadAll(resp.Body)

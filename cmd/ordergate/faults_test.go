@@ -20,10 +20,7 @@ const internalBody = `{"message":"Internal server error while placing the order"
 // postRaw sends one order and returns the status and body.
 func postRaw(t *testing.T, p *process) (int, string) {
 	t.Helper()
-	resp, err := http.Post(p.url("/orders"), "application/json", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := p.do(t, http.MethodPost, "/orders", strings.NewReader(`{"type":"market","side":"buy","instrument":"US0378331005","quantity":1}`))
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode == 500 && resp.Header.Get("Content-Type") != "application/json" {

@@ -28,16 +28,11 @@ type answer struct {
 
 func post(t *testing.T, p *process, key, body string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.url("/orders"), strings.NewReader(body))
-	if err != nil {
-		t.Error(err)
-		return answer{}
-	}
-	req.Header.Set("Content-Type", "application/json")
+	var header []string
 	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
+		header = []string{"Idempotency-Key", key}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.target().send(http.DefaultClient, http.MethodPost, "/orders", strings.NewReader(body), header...)
 	if err != nil {
 		t.Error(err)
 		return answer{}
@@ -105,10 +100,7 @@ func testIdempotency(t *testing.T, db string) {
 		}
 	}
 
-	resp, err := http.Get(p.url("/orders?limit=500"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := p.do(t, http.MethodGet, "/orders?limit=500", nil)
 	defer resp.Body.Close()
 	var list struct {
 		Orders []orderJSON `json:"orders"`

@@ -46,8 +46,8 @@ type lifecycleLoad struct {
 // sendLifecycle sends n orders, a third each market, marketable limit and
 // resting limit, through workers, and cancels every fourth at a random
 // moment within 600 ms of its 201. Each order is keyed and retried until it
-// gets a 201 or 30 s pass.
-func sendLifecycle(t *testing.T, base func() string, n, workers int) *lifecycleLoad {
+// gets a 201 or 30 s pass. base says where to send each request.
+func sendLifecycle(t *testing.T, base func() target, n, workers int) *lifecycleLoad {
 	t.Helper()
 	l := &lifecycleLoad{canceled: map[string]int{}}
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -104,11 +104,10 @@ func sendLifecycle(t *testing.T, base func() string, n, workers int) *lifecycleL
 
 // deleteOrder cancels the order, asking again (cancels are idempotent)
 // until an answer other than a 500 comes or 30 s pass.
-func deleteOrder(t *testing.T, client *http.Client, base func() string, id string) int {
+func deleteOrder(t *testing.T, client *http.Client, base func() target, id string) int {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		req, _ := http.NewRequest(http.MethodDelete, base()+"/orders/"+id, nil)
-		resp, err := client.Do(req)
+		resp, err := base().send(client, http.MethodDelete, "/orders/"+id, nil)
 		if err != nil {
 			continue
 		}
@@ -128,8 +127,9 @@ type ordergateView struct {
 	Fills []fillJSON
 }
 
-func getJSON(base, path string, v any) (int, error) {
-	resp, err := http.Get(base + path)
+// getJSON GETs path from tg and decodes a 200's body into v.
+func getJSON(tg target, path string, v any) (int, error) {
+	resp, err := tg.send(http.DefaultClient, http.MethodGet, path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -141,16 +141,16 @@ func getJSON(base, path string, v any) (int, error) {
 	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(v)
 }
 
-func viewOf(t *testing.T, base, id string) ordergateView {
+func viewOf(t *testing.T, tg target, id string) ordergateView {
 	t.Helper()
 	var v ordergateView
-	if code, err := getJSON(base, "/orders/"+id, &v.orderJSON); code != http.StatusOK || err != nil {
+	if code, err := getJSON(tg, "/orders/"+id, &v.orderJSON); code != http.StatusOK || err != nil {
 		t.Fatalf("GET /orders/%s = %d, %v", id, code, err)
 	}
 	var fills struct {
 		Fills []fillJSON `json:"fills"`
 	}
-	if code, err := getJSON(base, "/orders/"+id+"/fills", &fills); code != http.StatusOK || err != nil {
+	if code, err := getJSON(tg, "/orders/"+id+"/fills", &fills); code != http.StatusOK || err != nil {
 		t.Fatalf("GET /orders/%s/fills = %d, %v", id, code, err)
 	}
 	v.Fills = fills.Fills
@@ -162,7 +162,7 @@ func viewOf(t *testing.T, base, id string) ordergateView {
 func venueRecord(t *testing.T, sim *process, id string) (exchange.VenueOrder, bool) {
 	t.Helper()
 	var o exchange.VenueOrder
-	code, err := getJSON(sim.url(""), "/orders/"+id, &o)
+	code, err := getJSON(sim.target(), "/orders/"+id, &o)
 	switch {
 	case code == http.StatusNotFound:
 		return o, false
@@ -175,10 +175,10 @@ func venueRecord(t *testing.T, sim *process, id string) (exchange.VenueOrder, bo
 // compareWithVenue waits until every order has ended at ordergate, then
 // holds each to the venue's own record: the same status, filled quantity
 // and fills, none twice. It returns how many orders ended in each status.
-func compareWithVenue(t *testing.T, base string, sim *process, l *lifecycleLoad) map[string]int {
+func compareWithVenue(t *testing.T, tg target, sim *process, l *lifecycleLoad) map[string]int {
 	t.Helper()
 	waitUntil(t, 90*time.Second, "every order to end", func() bool {
-		for _, o := range allOrders(t, base) {
+		for _, o := range allOrders(t, tg) {
 			if !domain.Status(o.Status).Terminal() {
 				return false
 			}
@@ -188,7 +188,7 @@ func compareWithVenue(t *testing.T, base string, sim *process, l *lifecycleLoad)
 	ended := map[string]int{}
 	mismatches := 0
 	for _, id := range l.ids {
-		v := viewOf(t, base, id)
+		v := viewOf(t, tg, id)
 		ended[v.Status]++
 		rec, seen := venueRecord(t, sim, id)
 		if !seen {
@@ -257,7 +257,7 @@ func checkNoReportLost(t *testing.T, dsn string, sim *process) {
 	var stats struct {
 		Reports int64 `json:"reports"`
 	}
-	if code, err := getJSON(sim.url(""), "/stats", &stats); code != http.StatusOK || err != nil {
+	if code, err := getJSON(sim.target(), "/stats", &stats); code != http.StatusOK || err != nil {
 		t.Fatalf("exchange-sim /stats = %d, %v", code, err)
 	}
 	ctx := context.Background()
@@ -296,8 +296,8 @@ func TestLifecycleEndToEndPostgres(t *testing.T) {
 func testLifecycleEndToEnd(t *testing.T, dsn string) {
 	sim := startSim(t, faultyFeed...)
 	p := start(t, append([]string{"--db", dsn, "--exchange", sim.url("")}, fastFailover...)...)
-	l := sendLifecycle(t, func() string { return p.url("") }, 500, 12)
-	ended := compareWithVenue(t, p.url(""), sim, l)
+	l := sendLifecycle(t, p.target, 500, 12)
+	ended := compareWithVenue(t, p.target(), sim, l)
 	checkNoReportLost(t, dsn, sim)
 	for _, s := range []string{"filled", "canceled", "expired"} {
 		if ended[s] == 0 {
@@ -317,7 +317,7 @@ func TestLifecycleSurvivesKillsOnSQLite(t *testing.T) {
 	args := append([]string{"--db", dsn, "--exchange", sim.url("")}, fastFailover...)
 	var mu sync.Mutex
 	p := start(t, args...)
-	base := func() string { mu.Lock(); defer mu.Unlock(); return p.url("") }
+	base := func() target { mu.Lock(); defer mu.Unlock(); return p.target() }
 	done := make(chan *lifecycleLoad)
 	go func() { done <- sendLifecycle(t, base, 500, 12) }()
 	kills := 0
@@ -334,7 +334,7 @@ func TestLifecycleSurvivesKillsOnSQLite(t *testing.T) {
 	if kills != 3 {
 		t.Fatalf("killed %d times before the load ended; want 3", kills)
 	}
-	compareWithVenue(t, p.url(""), sim, l)
+	compareWithVenue(t, p.target(), sim, l)
 	checkNoReportLost(t, dsn, sim)
 	t.Logf("kills: %d; feed (last instance): %v", kills, feedFigures(t, p))
 }
@@ -356,7 +356,7 @@ func TestLifecycleStandbyIngestersOnPostgres(t *testing.T) {
 	done := make(chan *lifecycleLoad)
 	// Enough orders that the stream outlasts three takeovers of a few
 	// seconds each.
-	go func() { done <- sendLifecycle(t, func() string { return api.url("") }, 1200, 12) }()
+	go func() { done <- sendLifecycle(t, api.target, 1200, 12) }()
 
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -394,7 +394,7 @@ func TestLifecycleStandbyIngestersOnPostgres(t *testing.T) {
 	if len(takeovers) != 3 {
 		t.Fatalf("%d active ingesters killed before the load ended; want 3", len(takeovers))
 	}
-	compareWithVenue(t, api.url(""), sim, l)
+	compareWithVenue(t, api.target(), sim, l)
 	checkNoReportLost(t, dsn, sim)
 	t.Logf("standby takeovers after SIGKILL: %v; feed (live ingesters): %v", takeovers, feedFigures(t, ingesters...))
 }
@@ -410,7 +410,7 @@ func TestCancelEndToEnd(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	post := func(p *process, body string) string {
 		t.Helper()
-		id, code := postOnce(client, p.url(""), fmt.Sprint(time.Now().UnixNano()), body)
+		id, code := postOnce(client, p.target(), fmt.Sprint(time.Now().UnixNano()), body)
 		if code != http.StatusCreated {
 			t.Fatalf("POST /orders = %d", code)
 		}
@@ -418,8 +418,7 @@ func TestCancelEndToEnd(t *testing.T) {
 	}
 	cancel := func(p *process, id string) (int, orderJSON) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodDelete, p.url("/orders/"+id), nil)
-		resp, err := client.Do(req)
+		resp, err := p.target().send(client, http.MethodDelete, "/orders/"+id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,8 +490,7 @@ func TestCancelEndToEnd(t *testing.T) {
 	if o := ended(full); o.Status != "filled" {
 		t.Fatalf("market order ended %s; want filled", o.Status)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, p.url("/orders/"+full), nil)
-	resp, err := client.Do(req)
+	resp, err := p.target().send(client, http.MethodDelete, "/orders/"+full, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,15 +95,11 @@ func TestEndToEndOperations(t *testing.T) {
 	body := `{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":12.5,"quantity":3}`
 	var ids []string
 	for i := 0; i < n; i++ {
-		req, _ := http.NewRequest(http.MethodPost, p.url("/orders"), strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
+		var header []string
 		if i == 0 {
-			req.Header.Set("X-Request-ID", "trace-abc-123")
+			header = []string{"X-Request-ID", "trace-abc-123"}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := p.do(t, http.MethodPost, "/orders", strings.NewReader(body), header...)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST /orders = %d", resp.StatusCode)
@@ -117,10 +113,7 @@ func TestEndToEndOperations(t *testing.T) {
 		}
 		ids = append(ids, strings.TrimPrefix(resp.Header.Get("Location"), "/orders/"))
 	}
-	resp, err := http.Post(p.url("/orders"), "application/json", strings.NewReader(`{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":12.5,"quantity":0}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := p.do(t, http.MethodPost, "/orders", strings.NewReader(`{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":12.5,"quantity":0}`))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("POST with quantity 0 = %d; want 422", resp.StatusCode)
@@ -136,8 +129,7 @@ func TestEndToEndOperations(t *testing.T) {
 
 	// One is canceled: the cancel goes out once acknowledged, and the
 	// venue's report of it comes back through the feed.
-	req, _ := http.NewRequest(http.MethodDelete, p.url("/orders/"+ids[0]), nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+	if resp, err := p.target().send(http.DefaultClient, http.MethodDelete, "/orders/"+ids[0], nil); err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("DELETE /orders/%s = %v, %v; want 202", ids[0], resp, err)
 	} else {
 		resp.Body.Close()
@@ -205,7 +197,7 @@ func TestEndToEndOperations(t *testing.T) {
 		t.Errorf("dispatcher log for placing %s = %v; want an INFO line with status placed", ids[0], placed)
 	}
 
-	resp, err = http.Get(p.url("/docs"))
+	resp, err := http.Get(p.url("/docs"))
 	if err != nil {
 		t.Fatal(err)
 	}

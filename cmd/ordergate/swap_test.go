@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -22,8 +23,9 @@ import (
 // startInProcess starts the whole fx application in this process on a free
 // loopback port and a fresh SQLite file (args may name another --db, and
 // any other flag), with extra options applied, and stops it when tb ends.
-// It returns the address it serves on.
-func startInProcess(tb testing.TB, args []string, extra ...fx.Option) string {
+// It returns the address it serves on, with a key of the account default
+// that `ordergate keys create`, run in this process too, made first.
+func startInProcess(tb testing.TB, args []string, extra ...fx.Option) target {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,6 +38,7 @@ func startInProcess(tb testing.TB, args []string, extra ...fx.Option) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	key := inProcessKey(tb, c.DB)
 	app := newApp(c, slog.New(slog.NewJSONHandler(io.Discard, nil)), extra...)
 	if err := app.Err(); err != nil {
 		tb.Fatal(err)
@@ -52,7 +55,22 @@ func startInProcess(tb testing.TB, args []string, extra ...fx.Option) string {
 			tb.Error(err)
 		}
 	})
-	return addr
+	return target{base: "http://" + addr, key: key}
+}
+
+// inProcessKey runs `ordergate keys create --account default --db db` in
+// this process and returns the key it prints.
+func inProcessKey(tb testing.TB, db string) string {
+	tb.Helper()
+	var stdout, stderr bytes.Buffer
+	args := []string{"keys", "create", "--account", string(domain.DefaultAccount), "--db", db}
+	if err := run(context.Background(), args, env(nil), &stdout, &stderr); err != nil {
+		tb.Fatalf("ordergate keys create: %v\n%s", err, stderr.String())
+	}
+	if !keyLine.MatchString(stdout.String()) {
+		tb.Fatalf("ordergate keys create printed %q; want one key alone on a line", stdout.String())
+	}
+	return strings.TrimSuffix(stdout.String(), "\n")
 }
 
 // TestFullAppWithTheExchangeSwappedForAMock runs the whole fx application
@@ -65,13 +83,9 @@ func TestFullAppWithTheExchangeSwappedForAMock(t *testing.T) {
 		placed.Store(o.ID.String())
 		return nil
 	}}
-	addr := startInProcess(t, nil, fx.Decorate(func(ports.Exchange) ports.Exchange { return exchange }))
+	api := startInProcess(t, nil, fx.Decorate(func(ports.Exchange) ports.Exchange { return exchange }))
 
-	resp, err := http.Post("http://"+addr+"/orders", "application/json",
-		strings.NewReader(`{"type":"market","side":"sell","instrument":"US0378331005","quantity":2}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := api.do(t, http.MethodPost, "/orders", strings.NewReader(`{"type":"market","side":"sell","instrument":"US0378331005","quantity":2}`))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /orders = %d", resp.StatusCode)
@@ -79,7 +93,7 @@ func TestFullAppWithTheExchangeSwappedForAMock(t *testing.T) {
 	id := strings.TrimPrefix(resp.Header.Get("Location"), "/orders/")
 	waitUntil(t, 10*time.Second, "the mock exchange to be called", func() bool { return placed.Load() == id })
 	waitUntil(t, 10*time.Second, "the order to be placed", func() bool {
-		r, err := http.Get("http://" + addr + "/orders/" + id)
+		r, err := api.send(http.DefaultClient, http.MethodGet, "/orders/"+id, nil)
 		if err != nil {
 			return false
 		}

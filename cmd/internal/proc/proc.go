@@ -2,6 +2,8 @@
 // exchange-sim) as processes on loopback addresses, for the end-to-end
 // tests and the benchmark: one harness for both. A process must log
 // {"msg":"listening","addr":...} as a JSON line on stderr once it serves.
+// Its stderr lines can be passed to Options.Log and its stdout lines to
+// Options.Stdout; whatever no callback takes is read and discarded.
 package proc
 
 import (
@@ -36,8 +38,12 @@ type Options struct {
 	// Env is added to the process's environment.
 	Env []string
 	// Log, if set, receives every line the process writes to stderr, in
-	// order, from one goroutine.
+	// order, from one goroutine. line is reused once Log returns.
 	Log func(line []byte)
+	// Stdout, if set, receives every line the process writes to stdout, in
+	// order, from a goroutine of its own (not Log's): without it stdout is
+	// discarded. line is reused once Stdout returns.
+	Stdout func(line []byte)
 	// Wait bounds the wait for "listening" (default 60 s).
 	Wait time.Duration
 }
@@ -62,6 +68,12 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	var stdout io.ReadCloser
+	if o.Stdout != nil {
+		if stdout, err = cmd.StdoutPipe(); err != nil {
+			return nil, err
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -70,31 +82,36 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 	logsDone := make(chan struct{})
 	go func() {
 		defer close(logsDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		waiting := true
-		for sc.Scan() {
+		scanLines(stderr, func(line []byte) {
 			if o.Log != nil {
-				o.Log(sc.Bytes())
+				o.Log(line)
 			}
 			if !waiting {
-				continue
+				return
 			}
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
 				listening <- rec.Addr
 				waiting = false // after this the lines are passed on, never parsed
 			}
+		})
+	}()
+	stdoutDone := make(chan struct{})
+	go func() {
+		defer close(stdoutDone)
+		if stdout != nil {
+			scanLines(stdout, o.Stdout)
 		}
-		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	go func() {
-		// Wait closes the pipe, so it comes after the last line is read:
-		// the lines a process writes as it stops are read before Done.
+		// Wait closes the pipes, so it comes after the last line of each is
+		// read: the lines a process writes as it stops are read before Done.
 		<-logsDone
+		<-stdoutDone
 		_ = cmd.Wait()
 		close(p.done)
 	}()
@@ -107,6 +124,17 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 		p.Kill()
 		return nil, fmt.Errorf("%s did not listen within %s", filepath.Base(bin), o.Wait)
 	}
+}
+
+// scanLines passes each line r yields to f, then reads r to its end: a
+// line longer than 1 MiB ends the lines, never the reading.
+func scanLines(r io.Reader, f func(line []byte)) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f(sc.Bytes())
+	}
+	_, _ = io.Copy(io.Discard, r)
 }
 
 // Addr returns the host:port the process serves on.
