@@ -17,11 +17,7 @@ import (
 // what the server does.
 func TestEndToEndGeneratedClient(t *testing.T) {
 	p := start(t, "--db", filepath.Join(t.TempDir(), "client.db"), "--sim-failure-rate", "0", "--sim-latency", "10ms", "--sim-fill-time", "200ms")
-	// client.WithAPIKey(p.key) once the generated client has it.
-	c, err := client.NewClientWithResponses("http://"+p.addr, client.WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+p.key)
-		return nil
-	}))
+	c, err := client.NewClientWithResponses("http://"+p.addr, client.WithAPIKey(p.key))
 	if err != nil {
 		t.Fatal(err)
 	}

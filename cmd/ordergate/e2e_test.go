@@ -337,7 +337,7 @@ func createKeyID(t *testing.T, db, account string) (key, id string) {
 // fails or prints anything but one key on a line of stdout.
 func keysCreate(t *testing.T, db, account string) (key, stderr string) {
 	t.Helper()
-	stdout, stderr, code := runKeys(t, "create", "--account", account, "--db", db)
+	stdout, stderr, code := keysCmd(t, "create", "--account", account, "--db", db)
 	if code != 0 {
 		t.Fatalf("ordergate keys create --account %s exited %d: %s", account, code, stderr)
 	}
@@ -359,9 +359,9 @@ func logLine(log, msg string) map[string]any {
 	return nil
 }
 
-// runKeys runs `ordergate keys args...` to its end (at most a minute) and
+// keysCmd runs `ordergate keys args...` to its end (at most a minute) and
 // returns what it printed and its exit code.
-func runKeys(t *testing.T, args ...string) (stdout, stderr string, exitCode int) {
+func keysCmd(t *testing.T, args ...string) (stdout, stderr string, exitCode int) {
 	t.Helper()
 	skipShort(t)
 	bin, err := buildBinary()

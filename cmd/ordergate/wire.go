@@ -252,7 +252,7 @@ type firstKeyOut struct{ io.Writer }
 // account "default", and prints it once to stdout: a fresh install is
 // usable at once, and no later start (of this or any instance) prints a
 // key again. The log names only the key's id.
-func createFirstKey(keys ports.APIKeys, clock ports.Clock, out firstKeyOut, c config, log *slog.Logger) error {
+func createFirstKey(keys ports.APIKeys, clock ports.Clock, out firstKeyOut, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	key, k := domain.NewAPIKey(domain.DefaultAccount, clock.Now())
@@ -261,11 +261,7 @@ func createFirstKey(keys ports.APIKeys, clock ports.Clock, out firstKeyOut, c co
 		return err
 	}
 	log.Info("created the first API key", "key_id", k.ID, "account", k.Account)
-	addr, err := dialAddr(c.Addr)
-	if err != nil {
-		addr = c.Addr
-	}
-	_, err = fmt.Fprintf(out, firstKeyBanner, k.Account, key, key, addr)
+	_, err = fmt.Fprintf(out, firstKeyBanner, k.Account, key)
 	return err
 }
 
@@ -277,9 +273,9 @@ const firstKeyBanner = `
 
      %s
 
- Send it with every order request:
-
-     curl -H 'Authorization: Bearer %s' http://%s/orders
+ Send it with every order request, as the header
+     Authorization: Bearer <the key above>
+ (README's quick start: export KEY=<the key above>, then curl -H "Authorization: Bearer $KEY" ...)
 
  More keys: ordergate keys create --account NAME (see README, "API keys").
 ================================================================================
