@@ -9,6 +9,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
@@ -32,22 +33,31 @@ type AuthConfig struct {
 }
 
 // Authenticator tells which API key, and so which account, a request's key
-// is. It trusts a key it found valid for CacheTTL, and records when keys
-// were used in memory, written to the store every TouchEvery by Run.
+// is. It trusts a key it found valid for CacheTTL; a key in use is looked
+// up again in the background shortly before that runs out, one lookup per
+// key however many requests carry it, so requests do not wait for the
+// store. It records when keys were used in memory, written to the store
+// every TouchEvery by Run.
 type Authenticator struct {
 	keys  ports.KeyLookup
 	clock ports.Clock
 	cfg   AuthConfig
 	cache *lru.Cache[domain.KeyHash, trusted]
+	// lookups holds one lookup per key hash in flight; refreshing the
+	// hashes of the keys being looked up again in the background.
+	lookups    singleflight.Group
+	refreshing sync.Map
 
 	mu   sync.Mutex
 	used map[domain.KeyID]time.Time
 }
 
-// trusted is a key found valid, until when it is trusted.
+// trusted is a key found valid, until when it is trusted, and from when
+// it is looked up again.
 type trusted struct {
-	key   domain.APIKey
-	until time.Time
+	key     domain.APIKey
+	refresh time.Time
+	until   time.Time
 }
 
 // NewAuthenticator returns an Authenticator over keys.
@@ -83,35 +93,62 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (domain.AP
 	}
 	h := domain.HashAPIKey(key)
 	now := a.clock.Now()
-	k, ok := a.trusted(h, now)
-	if !ok {
-		var err error
-		k, err = a.keys.KeyByHash(ctx, h)
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			return domain.APIKey{}, fmt.Errorf("unknown key: %w", domain.ErrUnauthenticated)
-		case err != nil:
-			return domain.APIKey{}, fmt.Errorf("look the key up: %w", err)
-		case !k.Hash.Equal(h):
-			return domain.APIKey{}, fmt.Errorf("unknown key: %w", domain.ErrUnauthenticated)
-		case k.Revoked():
-			return domain.APIKey{}, fmt.Errorf("key %s revoked: %w", k.ID, domain.ErrUnauthenticated)
+	t, ok := a.cache.Get(h)
+	switch {
+	case !ok || !now.Before(t.until):
+		k, err := a.lookup(ctx, h)
+		if err != nil {
+			return domain.APIKey{}, err
 		}
-		a.cache.Add(h, trusted{key: k, until: now.Add(a.cfg.CacheTTL)})
+		t.key = k
+	case !now.Before(t.refresh):
+		// Still trusted, for less than a tenth of the TTL: look it up
+		// again for the requests to come, without making this one wait.
+		if _, busy := a.refreshing.LoadOrStore(h, struct{}{}); !busy {
+			go func() {
+				defer a.refreshing.Delete(h)
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				_, _ = a.lookup(ctx, h)
+			}()
+		}
 	}
 	a.mu.Lock()
-	a.used[k.ID] = now
+	a.used[t.key.ID] = now
 	a.mu.Unlock()
-	return k, nil
+	return t.key, nil
 }
 
-// trusted returns the cached key with hash h if it is still trusted.
-func (a *Authenticator) trusted(h domain.KeyHash, now time.Time) (domain.APIKey, bool) {
-	t, ok := a.cache.Get(h)
-	if !ok || !now.Before(t.until) {
-		return domain.APIKey{}, false
+// lookup asks the store for the key whose hash is h, once however many
+// ask at the same time, and trusts it for CacheTTL from when it asked if
+// it is valid. An unknown or revoked key is forgotten at once: it is
+// never trusted from the cache.
+func (a *Authenticator) lookup(ctx context.Context, h domain.KeyHash) (domain.APIKey, error) {
+	v, err, _ := a.lookups.Do(string(h[:]), func() (any, error) {
+		asked := a.clock.Now()
+		k, err := a.keys.KeyByHash(ctx, h)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			err = fmt.Errorf("unknown key: %w", domain.ErrUnauthenticated)
+		case err != nil:
+			return nil, fmt.Errorf("look the key up: %w", err)
+		case !k.Hash.Equal(h):
+			err = fmt.Errorf("unknown key: %w", domain.ErrUnauthenticated)
+		case k.Revoked():
+			err = fmt.Errorf("key %s revoked: %w", k.ID, domain.ErrUnauthenticated)
+		}
+		if err != nil {
+			a.cache.Remove(h)
+			return nil, err
+		}
+		ttl := a.cfg.CacheTTL
+		a.cache.Add(h, trusted{key: k, refresh: asked.Add(ttl - ttl/10), until: asked.Add(ttl)})
+		return k, nil
+	})
+	if err != nil {
+		return domain.APIKey{}, err
 	}
-	return t.key, true
+	return v.(domain.APIKey), nil
 }
 
 // Run writes the keys' last-used times every TouchEvery until ctx ends,

@@ -47,7 +47,11 @@ var migrationFiles embed.FS
 // DB is an order store and outbox on one SQLite or PostgreSQL database. It
 // is safe for concurrent use.
 type DB struct {
-	db      *bun.DB
+	db *bun.DB
+	// w runs write transactions: on SQLite a pool of one connection of
+	// its own, which reads never take from the writer (see KeyByHash for
+	// what reads on other connections cost it); on PostgreSQL db itself.
+	w       *bun.DB
 	dialect string
 
 	// Concurrent creates, and concurrent settles, share transactions.
@@ -66,7 +70,7 @@ func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 		d.wmu.Lock()
 		defer d.wmu.Unlock()
 	}
-	return d.db.RunInTx(ctx, nil, fn)
+	return d.w.RunInTx(ctx, nil, fn)
 }
 
 // prepared, passed first among a PostgreSQL statement's arguments, has pgx
@@ -99,22 +103,34 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqldb := stdlib.OpenDB(*cfg)
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20)
-		d = &DB{db: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres}
+		db := bun.NewDB(sqldb, pgdialect.New())
+		d = &DB{db: db, w: db, dialect: Postgres}
 	} else {
 		sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn))
 		if err != nil {
 			return nil, fmt.Errorf("store: open SQLite %s: %w", dsn, err)
 		}
-		// SQLite runs one writer at a time whatever the pool; a few
-		// connections let reads proceed beside it (WAL).
-		sqldb.SetMaxOpenConns(4)
-		sqldb.SetMaxIdleConns(4)
-		sqldb.SetConnMaxIdleTime(0)
-		sqldb.SetConnMaxLifetime(0)
-		d = &DB{db: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
+		// SQLite runs one writer at a time whatever the pool: write
+		// transactions have a connection of their own, and a few more let
+		// reads proceed beside it (WAL).
+		wdb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn))
+		if err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("store: open SQLite %s: %w", dsn, err)
+		}
+		for _, p := range []struct {
+			db *sql.DB
+			n  int
+		}{{sqldb, 4}, {wdb, 1}} {
+			p.db.SetMaxOpenConns(p.n)
+			p.db.SetMaxIdleConns(p.n)
+			p.db.SetConnMaxIdleTime(0)
+			p.db.SetConnMaxLifetime(0)
+		}
+		d = &DB{db: bun.NewDB(sqldb, sqlitedialect.New()), w: bun.NewDB(wdb, sqlitedialect.New()), dialect: SQLite}
 	}
 	if err := d.Ping(ctx); err != nil {
-		d.db.Close()
+		d.closeDBs()
 		return nil, fmt.Errorf("store: connect to %s: %w", Redact(dsn), err)
 	}
 	// SQLite has one writer: one committer. PostgreSQL commits in parallel.
@@ -177,7 +193,16 @@ func (d *DB) Ping(ctx context.Context) error {
 func (d *DB) Close() error {
 	d.creates.close()
 	d.settles.close()
-	return d.db.Close()
+	return d.closeDBs()
+}
+
+// closeDBs closes the connection pools.
+func (d *DB) closeDBs() error {
+	err := d.db.Close()
+	if d.w != d.db {
+		err = errors.Join(err, d.w.Close())
+	}
+	return err
 }
 
 // migrationLockKey is the PostgreSQL advisory lock that serializes

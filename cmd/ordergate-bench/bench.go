@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -28,8 +28,21 @@ func goVersion() string { return runtime.Version() }
 // freshDB returns a new empty database of the kind db names, migrated.
 func freshDB(o opts, dir, db, tag string) (string, func(), error) {
 	if db == store.SQLite {
-		dsn := filepath.Join(dir, tag+".db")
-		return dsn, func() {}, migrate(dsn, o.key)
+		// A file of its own each time, also for a tag used twice; removed
+		// after, so that a long run does not fill the disk.
+		f, err := os.CreateTemp(dir, tag+"-*.db")
+		if err != nil {
+			return "", nil, err
+		}
+		dsn := f.Name()
+		f.Close()
+		_ = os.Remove(dsn) // the store creates it
+		cleanup := func() {
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				_ = os.Remove(dsn + suffix)
+			}
+		}
+		return dsn, cleanup, migrate(dsn, o.key)
 	}
 	admin, err := sql.Open("pgx", o.postgres)
 	if err != nil {
