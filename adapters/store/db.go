@@ -130,7 +130,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		d = &DB{db: bun.NewDB(sqldb, sqlitedialect.New()), w: bun.NewDB(wdb, sqlitedialect.New()), dialect: SQLite}
 	}
 	if err := d.Ping(ctx); err != nil {
-		d.closeDBs()
+		_ = d.closeDBs()
 		return nil, fmt.Errorf("store: connect to %s: %w", Redact(dsn), err)
 	}
 	// SQLite has one writer: one committer. PostgreSQL commits in parallel.
