@@ -1,6 +1,10 @@
 package domain
 
-import "slices"
+import (
+	"errors"
+	"slices"
+	"time"
+)
 
 // EventType names a change of an order, as clients see it on the event
 // stream and in webhooks.
@@ -62,3 +66,30 @@ type Event struct {
 	// Fill is the execution that caused the event; nil for other events.
 	Fill *Fill
 }
+
+// EventID is an event's position in the stream of every account's events:
+// an event committed later has a larger ID, so a reader that saw ID n
+// misses nothing by asking for the events after n. IDs start at 1.
+type EventID int64
+
+// OrderEvent is a stored event, as clients receive it on the event stream
+// and in webhooks: the change, the order as it was after the change, and
+// the fill that caused it, if one did.
+type OrderEvent struct {
+	ID      EventID
+	Account Account
+	Type    EventType
+	// OccurredAt is when the change was stored.
+	OccurredAt time.Time
+	// Order is the order as after the change, with its fills.
+	Order Order
+	// Fill is the execution that caused the event; nil for other events.
+	Fill *Fill
+}
+
+// EventRetention is how long events are kept at least: a client may resume
+// the stream from any event younger than this.
+const EventRetention = 7 * 24 * time.Hour
+
+// ErrEventsGone means the events asked for are older than what is kept.
+var ErrEventsGone = errors.New("events no longer kept")

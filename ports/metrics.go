@@ -66,3 +66,20 @@ type FeedMetrics interface {
 	// Event counts a reconnect, gap or replay.
 	Event(e FeedEvent)
 }
+
+// EventMetrics receives the event stream's and the webhook senders'
+// measurements. Implementations must be safe for concurrent use and must
+// not block. (Events written and the webhook outbox's depth are read from
+// the store when scraped: Events.LastEventID, Deliveries.DeliveryStats.)
+type EventMetrics interface {
+	// StreamOpened and StreamClosed count the connected stream clients.
+	StreamOpened()
+	StreamClosed()
+	// EventsStreamed counts events sent to stream clients.
+	EventsStreamed(n int)
+	// StreamDropped counts a client disconnected for falling behind.
+	StreamDropped()
+	// WebhookAttempt records one delivery attempt: how it ended and how
+	// long it took.
+	WebhookAttempt(result DeliveryResult, took time.Duration)
+}

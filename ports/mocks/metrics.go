@@ -378,3 +378,230 @@ func (mock *FeedMetricsMock) ReportReceivedCalls() []struct {
 	mock.lockReportReceived.RUnlock()
 	return calls
 }
+
+// Ensure, that EventMetricsMock does implement ports.EventMetrics.
+// If this is not the case, regenerate this file with moq.
+var _ ports.EventMetrics = &EventMetricsMock{}
+
+// EventMetricsMock is a mock implementation of ports.EventMetrics.
+//
+//	func TestSomethingThatUsesEventMetrics(t *testing.T) {
+//
+//		// make and configure a mocked ports.EventMetrics
+//		mockedEventMetrics := &EventMetricsMock{
+//			EventsStreamedFunc: func(n int)  {
+//				panic("mock out the EventsStreamed method")
+//			},
+//			StreamClosedFunc: func()  {
+//				panic("mock out the StreamClosed method")
+//			},
+//			StreamDroppedFunc: func()  {
+//				panic("mock out the StreamDropped method")
+//			},
+//			StreamOpenedFunc: func()  {
+//				panic("mock out the StreamOpened method")
+//			},
+//			WebhookAttemptFunc: func(result ports.DeliveryResult, took time.Duration)  {
+//				panic("mock out the WebhookAttempt method")
+//			},
+//		}
+//
+//		// use mockedEventMetrics in code that requires ports.EventMetrics
+//		// and then make assertions.
+//
+//	}
+type EventMetricsMock struct {
+	// EventsStreamedFunc mocks the EventsStreamed method.
+	EventsStreamedFunc func(n int)
+
+	// StreamClosedFunc mocks the StreamClosed method.
+	StreamClosedFunc func()
+
+	// StreamDroppedFunc mocks the StreamDropped method.
+	StreamDroppedFunc func()
+
+	// StreamOpenedFunc mocks the StreamOpened method.
+	StreamOpenedFunc func()
+
+	// WebhookAttemptFunc mocks the WebhookAttempt method.
+	WebhookAttemptFunc func(result ports.DeliveryResult, took time.Duration)
+
+	// calls tracks calls to the methods.
+	calls struct {
+		// EventsStreamed holds details about calls to the EventsStreamed method.
+		EventsStreamed []struct {
+			// N is the n argument value.
+			N int
+		}
+		// StreamClosed holds details about calls to the StreamClosed method.
+		StreamClosed []struct {
+		}
+		// StreamDropped holds details about calls to the StreamDropped method.
+		StreamDropped []struct {
+		}
+		// StreamOpened holds details about calls to the StreamOpened method.
+		StreamOpened []struct {
+		}
+		// WebhookAttempt holds details about calls to the WebhookAttempt method.
+		WebhookAttempt []struct {
+			// Result is the result argument value.
+			Result ports.DeliveryResult
+			// Took is the took argument value.
+			Took time.Duration
+		}
+	}
+	lockEventsStreamed sync.RWMutex
+	lockStreamClosed   sync.RWMutex
+	lockStreamDropped  sync.RWMutex
+	lockStreamOpened   sync.RWMutex
+	lockWebhookAttempt sync.RWMutex
+}
+
+// EventsStreamed calls EventsStreamedFunc.
+func (mock *EventMetricsMock) EventsStreamed(n int) {
+	if mock.EventsStreamedFunc == nil {
+		panic("EventMetricsMock.EventsStreamedFunc: method is nil but EventMetrics.EventsStreamed was just called")
+	}
+	callInfo := struct {
+		N int
+	}{
+		N: n,
+	}
+	mock.lockEventsStreamed.Lock()
+	mock.calls.EventsStreamed = append(mock.calls.EventsStreamed, callInfo)
+	mock.lockEventsStreamed.Unlock()
+	mock.EventsStreamedFunc(n)
+}
+
+// EventsStreamedCalls gets all the calls that were made to EventsStreamed.
+// Check the length with:
+//
+//	len(mockedEventMetrics.EventsStreamedCalls())
+func (mock *EventMetricsMock) EventsStreamedCalls() []struct {
+	N int
+} {
+	var calls []struct {
+		N int
+	}
+	mock.lockEventsStreamed.RLock()
+	calls = mock.calls.EventsStreamed
+	mock.lockEventsStreamed.RUnlock()
+	return calls
+}
+
+// StreamClosed calls StreamClosedFunc.
+func (mock *EventMetricsMock) StreamClosed() {
+	if mock.StreamClosedFunc == nil {
+		panic("EventMetricsMock.StreamClosedFunc: method is nil but EventMetrics.StreamClosed was just called")
+	}
+	callInfo := struct {
+	}{}
+	mock.lockStreamClosed.Lock()
+	mock.calls.StreamClosed = append(mock.calls.StreamClosed, callInfo)
+	mock.lockStreamClosed.Unlock()
+	mock.StreamClosedFunc()
+}
+
+// StreamClosedCalls gets all the calls that were made to StreamClosed.
+// Check the length with:
+//
+//	len(mockedEventMetrics.StreamClosedCalls())
+func (mock *EventMetricsMock) StreamClosedCalls() []struct {
+} {
+	var calls []struct {
+	}
+	mock.lockStreamClosed.RLock()
+	calls = mock.calls.StreamClosed
+	mock.lockStreamClosed.RUnlock()
+	return calls
+}
+
+// StreamDropped calls StreamDroppedFunc.
+func (mock *EventMetricsMock) StreamDropped() {
+	if mock.StreamDroppedFunc == nil {
+		panic("EventMetricsMock.StreamDroppedFunc: method is nil but EventMetrics.StreamDropped was just called")
+	}
+	callInfo := struct {
+	}{}
+	mock.lockStreamDropped.Lock()
+	mock.calls.StreamDropped = append(mock.calls.StreamDropped, callInfo)
+	mock.lockStreamDropped.Unlock()
+	mock.StreamDroppedFunc()
+}
+
+// StreamDroppedCalls gets all the calls that were made to StreamDropped.
+// Check the length with:
+//
+//	len(mockedEventMetrics.StreamDroppedCalls())
+func (mock *EventMetricsMock) StreamDroppedCalls() []struct {
+} {
+	var calls []struct {
+	}
+	mock.lockStreamDropped.RLock()
+	calls = mock.calls.StreamDropped
+	mock.lockStreamDropped.RUnlock()
+	return calls
+}
+
+// StreamOpened calls StreamOpenedFunc.
+func (mock *EventMetricsMock) StreamOpened() {
+	if mock.StreamOpenedFunc == nil {
+		panic("EventMetricsMock.StreamOpenedFunc: method is nil but EventMetrics.StreamOpened was just called")
+	}
+	callInfo := struct {
+	}{}
+	mock.lockStreamOpened.Lock()
+	mock.calls.StreamOpened = append(mock.calls.StreamOpened, callInfo)
+	mock.lockStreamOpened.Unlock()
+	mock.StreamOpenedFunc()
+}
+
+// StreamOpenedCalls gets all the calls that were made to StreamOpened.
+// Check the length with:
+//
+//	len(mockedEventMetrics.StreamOpenedCalls())
+func (mock *EventMetricsMock) StreamOpenedCalls() []struct {
+} {
+	var calls []struct {
+	}
+	mock.lockStreamOpened.RLock()
+	calls = mock.calls.StreamOpened
+	mock.lockStreamOpened.RUnlock()
+	return calls
+}
+
+// WebhookAttempt calls WebhookAttemptFunc.
+func (mock *EventMetricsMock) WebhookAttempt(result ports.DeliveryResult, took time.Duration) {
+	if mock.WebhookAttemptFunc == nil {
+		panic("EventMetricsMock.WebhookAttemptFunc: method is nil but EventMetrics.WebhookAttempt was just called")
+	}
+	callInfo := struct {
+		Result ports.DeliveryResult
+		Took   time.Duration
+	}{
+		Result: result,
+		Took:   took,
+	}
+	mock.lockWebhookAttempt.Lock()
+	mock.calls.WebhookAttempt = append(mock.calls.WebhookAttempt, callInfo)
+	mock.lockWebhookAttempt.Unlock()
+	mock.WebhookAttemptFunc(result, took)
+}
+
+// WebhookAttemptCalls gets all the calls that were made to WebhookAttempt.
+// Check the length with:
+//
+//	len(mockedEventMetrics.WebhookAttemptCalls())
+func (mock *EventMetricsMock) WebhookAttemptCalls() []struct {
+	Result ports.DeliveryResult
+	Took   time.Duration
+} {
+	var calls []struct {
+		Result ports.DeliveryResult
+		Took   time.Duration
+	}
+	mock.lockWebhookAttempt.RLock()
+	calls = mock.calls.WebhookAttempt
+	mock.lockWebhookAttempt.RUnlock()
+	return calls
+}
