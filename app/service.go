@@ -32,6 +32,9 @@ type Service struct {
 	clock   ports.Clock
 	wake    func()
 	metrics ports.Metrics
+	events  ports.Events
+	hooks   ports.Webhooks
+	guard   ports.AddressGuard
 }
 
 // ServiceOption configures a Service.
