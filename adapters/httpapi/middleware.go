@@ -121,8 +121,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Flush sends what is buffered to the client, as a streaming answer
+// needs; it implements http.Flusher.
+func (w *statusWriter) Flush() { _ = w.FlushError() }
+
+// FlushError flushes and reports whether the client got it; flushing sends
+// the header, with 200 unless one was written.
+func (w *statusWriter) FlushError() error {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var (
+	_ http.Flusher                    = (*statusWriter)(nil)
+	_ interface{ FlushError() error } = (*statusWriter)(nil)
+)
 
 // accessLog gives each request an ID, then writes one log line per request
 // (method, route, path, status, duration, request ID, and the ID of the
