@@ -29,6 +29,12 @@ type Service interface {
 	Order(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error)
 	CancelOrder(ctx context.Context, account domain.Account, id domain.ID) (domain.Order, error)
 	ListOrders(ctx context.Context, account domain.Account, q ports.ListQuery) (app.Page, error)
+	// OrderEvents, CreateWebhook, Webhooks and DeleteWebhook return
+	// app.ErrNoEvents when the core runs without events or webhooks.
+	OrderEvents(ctx context.Context, account domain.Account, id domain.ID) ([]domain.OrderEvent, error)
+	CreateWebhook(ctx context.Context, account domain.Account, rawURL string) (domain.Webhook, error)
+	Webhooks(ctx context.Context, account domain.Account) ([]domain.Webhook, error)
+	DeleteWebhook(ctx context.Context, account domain.Account, id domain.WebhookID) error
 }
 
 // Pinger reports whether the database answers, for /readyz.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -22,8 +21,8 @@ func registerSecurity(api huma.API) {
 		Type:         "http",
 		Scheme:       "bearer",
 		BearerFormat: "og_ followed by 43 base64url characters",
-		Description: "An API key, sent with every order request as Authorization: Bearer <key>: the scheme in any case, one space, then the key exactly as it was shown. " +
-			"A key belongs to one account, and a request sees, lists and cancels only that account's orders; another account's order answers 404, exactly as an unknown one. " +
+		Description: "An API key, sent with every order, event and webhook request as Authorization: Bearer <key>: the scheme in any case, one space, then the key exactly as it was shown. " +
+			"A key belongs to one account, and a request sees, lists and cancels only that account's orders, streams only its events and manages only its webhooks; another account's order or webhook answers 404, exactly as an unknown one. " +
 			"Create a key with `ordergate keys create --account NAME`, which prints it; a fresh database also prints one key, for the account default, on its first start. " +
 			"A key is shown once, when it is created, and stored only as a hash: keep it, it cannot be shown again. List keys with `ordergate keys list` and revoke one with `ordergate keys revoke KEY_ID`. " +
 			"A missing, malformed, unknown or revoked key gets 401 with WWW-Authenticate: Bearer. Each key may be rate-limited (the server's --rate-limit): over its limit a request gets 429 with Retry-After.",
@@ -113,11 +112,17 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 	canceling.Status, canceling.UpdatedAt = domain.PendingCancel, canceling.UpdatedAt.Add(480*time.Millisecond)
 	cursor := encodeCursor(exampleOrder().ID)
 	fills := toFills(exampleOrder().Fills)
-	for schema, ex := range map[string]struct {
-		field string
-		value any
-	}{"OrderList": {"orders", []Order{example}}, "FillList": {"fills", fills.Fills}} {
-		if l, ok := schemas[schema]; ok {
+	event := toEvent(exampleEvent())
+	hook := exampleWebhook()
+	for _, ex := range []struct {
+		schema, field string
+		value         any
+	}{
+		{"OrderList", "orders", []Order{example}}, {"FillList", "fills", fills.Fills},
+		{"EventList", "events", []Event{event}}, {"WebhookList", "webhooks", []Webhook{toWebhook(hook)}},
+		{"Event", "order", example}, {"Event", "fill", event.Fill},
+	} {
+		if l, ok := schemas[ex.schema]; ok {
 			if p, ok := l.Properties[ex.field]; ok && len(p.Examples) == 0 {
 				p.Examples = []any{ex.value}
 			}
@@ -125,18 +130,29 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 	}
 	// Bodies by operation and status code, then problems by status code
 	// for the rest.
+	noEvents := huma.ErrorModel{Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: noEventsDetail}
 	bodies := map[string]any{
-		"place-order 201":  toOrder(exampleNewOrder()),
-		"get-order 200":    example,
-		"get-order 422":    badID,
-		"list-orders 200":  OrderList{Orders: []Order{example}, NextCursor: &cursor},
-		"list-orders 422":  invalid("query.limit", "expected number <= 500", nil),
-		"cancel-order 202": toOrder(canceling),
-		"cancel-order 422": badID,
-		"list-fills 200":   fills,
-		"list-fills 422":   badID,
-		"healthz 200":      Status{Status: "ok"},
-		"readyz 200":       Status{Status: "ok", Exchange: ports.GateClosed},
+		"list-order-events 200": EventList{Events: []Event{event}},
+		"list-order-events 422": badID,
+		"list-order-events 503": noEvents,
+		"create-webhook 201":    NewWebhook{ID: string(hook.ID), URL: hook.URL, Secret: hook.Secret, CreatedAt: Timestamp(hook.CreatedAt)},
+		"create-webhook 422":    invalid("body.url", "resolves to a private address: deliveries may go only to public addresses", nil),
+		"create-webhook 503":    noEvents,
+		"list-webhooks 200":     WebhookList{Webhooks: []Webhook{toWebhook(hook)}},
+		"list-webhooks 503":     noEvents,
+		"delete-webhook 404":    huma.ErrorModel{Title: "Not Found", Status: http.StatusNotFound, Detail: "webhook not found"},
+		"delete-webhook 503":    noEvents,
+		"place-order 201":       toOrder(exampleNewOrder()),
+		"get-order 200":         example,
+		"get-order 422":         badID,
+		"list-orders 200":       OrderList{Orders: []Order{example}, NextCursor: &cursor},
+		"list-orders 422":       invalid("query.limit", "expected number <= 500", nil),
+		"cancel-order 202":      toOrder(canceling),
+		"cancel-order 422":      badID,
+		"list-fills 200":        fills,
+		"list-fills 422":        badID,
+		"healthz 200":           Status{Status: "ok"},
+		"readyz 200":            Status{Status: "ok", Exchange: ports.GateClosed},
 	}
 	problems := map[string]huma.ErrorModel{
 		"400": {Title: "Bad Request", Status: http.StatusBadRequest, Detail: "validation failed",
@@ -157,7 +173,7 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 				continue
 			}
 			documentAuth(op)
-			if _, ok := op.Responses["500"]; ok && slices.Contains(op.Tags, "orders") {
+			if _, ok := op.Responses["500"]; ok && len(op.Security) > 0 {
 				r, ok := internals[op.OperationID]
 				if !ok {
 					r = internals[""]
@@ -216,4 +232,21 @@ func exampleNewOrder() domain.Order {
 	o := exampleOrder()
 	o.UpdatedAt, o.Status, o.Fills, o.PlacementAttempts, o.PlacedAt = o.CreatedAt, domain.Pending, nil, 0, time.Time{}
 	return o
+}
+
+// exampleEvent is the event the document shows: the fill that brought
+// exampleOrder to where it is.
+func exampleEvent() domain.OrderEvent {
+	o := exampleOrder()
+	f := o.Fills[len(o.Fills)-1]
+	return domain.OrderEvent{ID: 1042, Account: "default", Type: domain.EventPartiallyFilled, OccurredAt: o.UpdatedAt, Order: o, Fill: &f}
+}
+
+// exampleWebhook is the endpoint the document shows.
+func exampleWebhook() domain.Webhook {
+	return domain.Webhook{
+		ID: "wh_8f3a1c0e5b7d2a94", Account: "default", URL: "https://example.com/ordergate/events",
+		Secret:    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+		CreatedAt: time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC),
+	}
 }

@@ -7,10 +7,12 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
 )
 
@@ -93,7 +95,13 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 			Message:  "was already used with a different request: use a new key for a new order",
 		})
 	case errors.Is(err, domain.ErrNotFound):
+		if strings.Contains(op, "webhook") {
+			return huma.Error404NotFound("webhook not found")
+		}
 		return huma.Error404NotFound("order not found")
+	case errors.Is(err, app.ErrNoEvents):
+		log.WarnContext(ctx, "events or webhooks asked for, but not configured", "operation", op, "request_id", RequestID(ctx))
+		return huma.Error503ServiceUnavailable(noEventsDetail)
 	case errors.Is(err, domain.ErrTransition):
 		// Only cancel-order meets a refusal of the lifecycle.
 		var r *refusal
@@ -113,6 +121,9 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 		return internalError()
 	}
 }
+
+// noEventsDetail is the 503 detail of an instance that serves no events.
+const noEventsDetail = "events and webhooks are not available on this instance"
 
 // refusal is a domain.ErrTransition with the status of the order that
 // refused, for the problem document.

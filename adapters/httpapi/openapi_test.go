@@ -89,6 +89,11 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		"list-orders":  {"200", "401", "422", "429", "500"},
 		"cancel-order": {"202", "401", "404", "409", "422", "429", "500"},
 		"list-fills":   {"200", "401", "404", "422", "429", "500"},
+		// CONTRACT §2.7 and §2.8.
+		"list-order-events": {"200", "401", "404", "422", "429", "500", "503"},
+		"create-webhook":    {"201", "400", "401", "422", "429", "500", "503"},
+		"list-webhooks":     {"200", "401", "429", "500", "503"},
+		"delete-webhook":    {"204", "401", "404", "429", "500", "503"},
 	}
 	// The headers that come with the answers of every order operation.
 	headers := map[string]string{"401": "WWW-Authenticate", "429": "Retry-After"}
@@ -102,11 +107,15 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		}
 	}
 	routes := map[string]string{
-		"place-order":  "post /orders",
-		"get-order":    "get /orders/{id}",
-		"list-orders":  "get /orders",
-		"cancel-order": "delete /orders/{id}",
-		"list-fills":   "get /orders/{id}/fills",
+		"place-order":       "post /orders",
+		"get-order":         "get /orders/{id}",
+		"list-orders":       "get /orders",
+		"cancel-order":      "delete /orders/{id}",
+		"list-fills":        "get /orders/{id}/fills",
+		"list-order-events": "get /orders/{id}/events",
+		"create-webhook":    "post /webhooks",
+		"list-webhooks":     "get /webhooks",
+		"delete-webhook":    "delete /webhooks/{id}",
 	}
 	seen := map[string]string{}
 	for path, item := range doc.Paths {
@@ -143,12 +152,12 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 					}
 				}
 				for ct, mt := range r.Content {
-					if mt.Example == nil && len(op.Tags) > 0 && op.Tags[0] == "orders" {
+					if mt.Example == nil && isOrderOp {
 						t.Errorf("%s: %s %s has no example", op.OperationID, code, ct)
 					}
 				}
 			}
-			if len(op.Tags) > 0 && op.Tags[0] == "orders" {
+			if isOrderOp {
 				mt, ok := op.Responses["500"].Content["application/json"]
 				if !ok || mt.Schema.Ref != "#/components/schemas/InternalError" {
 					t.Errorf("%s: 500 is %+v; want application/json InternalError", op.OperationID, op.Responses["500"])

@@ -81,6 +81,54 @@ func Register(api huma.API, svc Service, auth Authenticator, health Health, log 
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}), h.listOrders)
 
+	huma.Register(api, orders(huma.Operation{
+		OperationID: "list-order-events",
+		Method:      http.MethodGet,
+		Path:        "/orders/{id}/events",
+		Summary:     "List an order's events",
+		Description: "Every change of the order, oldest first, each as the event object that GET /events streams and webhooks deliver: its event_id, type, occurred_at, the order as it was after the change, and the fill that caused it (or null).",
+		Tags:        []string{"orders"},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}), h.listOrderEvents)
+
+	huma.Register(api, orders(huma.Operation{
+		OperationID: "create-webhook",
+		Method:      http.MethodPost,
+		Path:        "/webhooks",
+		Summary:     "Register a webhook endpoint",
+		Description: "Registers an endpoint for the account's events and answers with its secret, shown this once. " +
+			"Every event of the account committed from then on is POSTed to the URL as the same JSON object as the stream's data, signed as the Standard Webhooks specification says: " +
+			"headers webhook-id (the event ID), webhook-timestamp (Unix seconds) and webhook-signature (v1, and the base64 of the HMAC-SHA256 of id.timestamp.body, keyed with the secret's bytes). " +
+			"Delivery is at least once, so deduplicate by webhook-id: a 2xx answer within 10 seconds delivers; anything else is retried with exponential backoff and jitter for at least 24 hours; 410 disables the endpoint. " +
+			"A slow or failing endpoint delays no other endpoint and never order intake.\n\n" +
+			"Only http and https URLs. Endpoints whose host resolves to a loopback, private or link-local address are refused (422 naming url), when registering and again when delivering, unless the server runs with --webhook-allow-private.",
+		Tags:          []string{"webhooks"},
+		DefaultStatus: http.StatusCreated,
+		MaxBodyBytes:  MaxBodyBytes + 1,
+		Errors:        []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}), h.createWebhook)
+
+	huma.Register(api, orders(huma.Operation{
+		OperationID: "list-webhooks",
+		Method:      http.MethodGet,
+		Path:        "/webhooks",
+		Summary:     "List webhook endpoints",
+		Description: "The account's endpoints, oldest first, without their secrets; an endpoint that answered 410 shows when it was disabled.",
+		Tags:        []string{"webhooks"},
+		Errors:      []int{http.StatusServiceUnavailable},
+	}), h.listWebhooks)
+
+	huma.Register(api, orders(huma.Operation{
+		OperationID:   "delete-webhook",
+		Method:        http.MethodDelete,
+		Path:          "/webhooks/{id}",
+		Summary:       "Remove a webhook endpoint",
+		Description:   "Removes the endpoint and its pending deliveries: 204. An unknown ID, or another account's, answers 404.",
+		Tags:          []string{"webhooks"},
+		DefaultStatus: http.StatusNoContent,
+		Errors:        []int{http.StatusNotFound, http.StatusServiceUnavailable},
+	}), h.deleteWebhook)
+
 	registerOps(api, health, log)
 	documentExamples(api, internalResponses(api))
 }

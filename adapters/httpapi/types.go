@@ -242,6 +242,10 @@ type Fill struct {
 	ExecutedAt Timestamp `json:"executed_at" doc:"When the exchange executed it, RFC 3339 in UTC." example:"2026-11-24T10:15:30.910000Z"`
 }
 
+func toFill(f domain.Fill) Fill {
+	return Fill{ExecID: f.ExecID, Quantity: f.Quantity, Price: Money(f.Price), ExecutedAt: Timestamp(f.ExecutedAt)}
+}
+
 // FillList is an order's fills.
 type FillList struct {
 	Fills []Fill `json:"fills" nullable:"false" doc:"The order's fills, oldest first; empty while nothing is filled."`
@@ -252,7 +256,7 @@ type FillList struct {
 func toFills(fills []domain.Fill) FillList {
 	out := FillList{Fills: make([]Fill, len(fills))}
 	for i, f := range fills {
-		out.Fills[i] = Fill{ExecID: f.ExecID, Quantity: f.Quantity, Price: Money(f.Price), ExecutedAt: Timestamp(f.ExecutedAt)}
+		out.Fills[i] = toFill(f)
 	}
 	slices.SortStableFunc(out.Fills, func(a, b Fill) int { return time.Time(a.ExecutedAt).Compare(time.Time(b.ExecutedAt)) })
 	return out
