@@ -66,7 +66,8 @@ func NewAPI(mux *http.ServeMux) huma.API {
 	cfg.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "A local instance started with make run"}}
 	cfg.Info.Description = "Accepts stock orders, stores each one durably, and guarantees every stored order is placed at the exchange. " +
 		"A 201 means the order and its placement job are committed; placement is retried until the exchange acknowledges it. " +
-		"Every order operation needs an API key, sent as Authorization: Bearer <key>; an account sees only the orders its keys placed."
+		"Every change of an order is an event, streamed at GET /events (server-sent events) and POSTed, signed, to the account's webhooks. " +
+		"Every order, event and webhook operation needs an API key, sent as Authorization: Bearer <key>; an account sees only the orders its keys placed, and only their events."
 	api := humago.New(mux, cfg)
 	mux.Handle("GET /docs", docsHandler(api))
 	return api

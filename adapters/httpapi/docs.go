@@ -103,6 +103,8 @@ type docSchema struct {
 	Properties  map[string]*docSchema `json:"properties"`
 	Required    []string              `json:"required"`
 	Items       *docSchema            `json:"items"`
+	Title       string                `json:"title"`
+	OneOf       []*docSchema          `json:"oneOf"`
 }
 
 func (s *docSchema) TypeName() string {
@@ -111,6 +113,16 @@ func (s *docSchema) TypeName() string {
 	}
 	if s.Ref != "" {
 		return strings.TrimPrefix(s.Ref, "#/components/schemas/")
+	}
+	if len(s.OneOf) > 0 {
+		alts := make([]string, len(s.OneOf))
+		for i, o := range s.OneOf {
+			alts[i] = o.Title
+			if alts[i] == "" {
+				alts[i] = o.TypeName()
+			}
+		}
+		return "one of: " + strings.Join(alts, ", ")
 	}
 	var t string
 	switch v := s.Type.(type) {
@@ -167,6 +179,9 @@ func (s *docSchema) Fields() []docField {
 
 var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{
 	"json": func(v any) string {
+		if s, ok := v.(string); ok {
+			return s // an example that is not JSON, such as an event stream's
+		}
 		b, _ := json.MarshalIndent(v, "", "  ")
 		return string(b)
 	},

@@ -135,29 +135,36 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 		"list-order-events 200": EventList{Events: []Event{event}},
 		"list-order-events 422": badID,
 		"list-order-events 503": noEvents,
-		"create-webhook 201":    NewWebhook{ID: string(hook.ID), URL: hook.URL, Secret: hook.Secret, CreatedAt: Timestamp(hook.CreatedAt)},
-		"create-webhook 422":    invalid("body.url", "resolves to a private address: deliveries may go only to public addresses", nil),
-		"create-webhook 503":    noEvents,
-		"list-webhooks 200":     WebhookList{Webhooks: []Webhook{toWebhook(hook)}},
-		"list-webhooks 503":     noEvents,
-		"delete-webhook 404":    huma.ErrorModel{Title: "Not Found", Status: http.StatusNotFound, Detail: "webhook not found"},
-		"delete-webhook 503":    noEvents,
-		"place-order 201":       toOrder(exampleNewOrder()),
-		"get-order 200":         example,
-		"get-order 422":         badID,
-		"list-orders 200":       OrderList{Orders: []Order{example}, NextCursor: &cursor},
-		"list-orders 422":       invalid("query.limit", "expected number <= 500", nil),
-		"cancel-order 202":      toOrder(canceling),
-		"cancel-order 422":      badID,
-		"list-fills 200":        fills,
-		"list-fills 422":        badID,
-		"healthz 200":           Status{Status: "ok"},
-		"readyz 200":            Status{Status: "ok", Exchange: ports.GateClosed},
+		"stream-events 200":     exampleStream(),
+		"stream-events 400": huma.ErrorModel{
+			Title: "Bad Request", Status: http.StatusBadRequest, Detail: "validation failed",
+			Errors: []*huma.ErrorDetail{{Location: "header.Last-Event-ID", Message: "must be an event ID: a non-negative integer like 1041"}},
+		},
+		"stream-events 503":  noEvents,
+		"create-webhook 201": NewWebhook{ID: string(hook.ID), URL: hook.URL, Secret: hook.Secret, CreatedAt: Timestamp(hook.CreatedAt)},
+		"create-webhook 422": invalid("body.url", "resolves to a private address: deliveries may go only to public addresses", nil),
+		"create-webhook 503": noEvents,
+		"list-webhooks 200":  WebhookList{Webhooks: []Webhook{toWebhook(hook)}},
+		"list-webhooks 503":  noEvents,
+		"delete-webhook 404": huma.ErrorModel{Title: "Not Found", Status: http.StatusNotFound, Detail: "webhook not found"},
+		"delete-webhook 503": noEvents,
+		"place-order 201":    toOrder(exampleNewOrder()),
+		"get-order 200":      example,
+		"get-order 422":      badID,
+		"list-orders 200":    OrderList{Orders: []Order{example}, NextCursor: &cursor},
+		"list-orders 422":    invalid("query.limit", "expected number <= 500", nil),
+		"cancel-order 202":   toOrder(canceling),
+		"cancel-order 422":   badID,
+		"list-fills 200":     fills,
+		"list-fills 422":     badID,
+		"healthz 200":        Status{Status: "ok"},
+		"readyz 200":         Status{Status: "ok", Exchange: ports.GateClosed},
 	}
 	problems := map[string]huma.ErrorModel{
 		"400": {Title: "Bad Request", Status: http.StatusBadRequest, Detail: "validation failed",
 			Errors: []*huma.ErrorDetail{{Location: "body", Message: "invalid JSON: the body ends before the value does"}}},
 		"404": {Title: "Not Found", Status: http.StatusNotFound, Detail: "order not found"},
+		"410": {Title: "Gone", Status: http.StatusGone, Detail: goneDetail},
 		"409": {Title: "Conflict", Status: http.StatusConflict, Detail: conflictDetail(domain.Filled)},
 		"413": {Title: "Request Entity Too Large", Status: http.StatusRequestEntityTooLarge, Detail: "request body is too large limit=65537 bytes"},
 		"415": {Title: "Unsupported Media Type", Status: http.StatusUnsupportedMediaType, Detail: "validation failed",
@@ -249,4 +256,15 @@ func exampleWebhook() domain.Webhook {
 		Secret:    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 		CreatedAt: time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC),
 	}
+}
+
+// exampleStream is a stream as GET /events writes it: a comment when it
+// opens, one event, and a keep-alive comment.
+func exampleStream() string {
+	e := exampleEvent()
+	b, err := EventJSON(e)
+	if err != nil {
+		panic(err)
+	}
+	return ": stream open\n\nid: 1042\nevent: " + string(e.Type) + "\ndata: " + string(b) + "\n\n: keep-alive\n\n"
 }

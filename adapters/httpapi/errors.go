@@ -66,6 +66,7 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 	var ve *domain.ValidationError
 	var ae *authError
 	var rl *rateLimited
+	var pe *paramError
 	switch {
 	case errors.Is(err, domain.ErrUnauthenticated):
 		// RFC 6750 §3: the challenge names the realm, and says
@@ -94,11 +95,15 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 			Location: "header.Idempotency-Key",
 			Message:  "was already used with a different request: use a new key for a new order",
 		})
+	case errors.As(err, &pe):
+		return huma.Error400BadRequest("validation failed", &huma.ErrorDetail{Location: pe.location, Message: pe.reason})
 	case errors.Is(err, domain.ErrNotFound):
 		if strings.Contains(op, "webhook") {
 			return huma.Error404NotFound("webhook not found")
 		}
 		return huma.Error404NotFound("order not found")
+	case errors.Is(err, domain.ErrEventsGone):
+		return huma.NewError(http.StatusGone, goneDetail)
 	case errors.Is(err, app.ErrNoEvents):
 		log.WarnContext(ctx, "events or webhooks asked for, but not configured", "operation", op, "request_id", RequestID(ctx))
 		return huma.Error503ServiceUnavailable(noEventsDetail)
@@ -122,8 +127,23 @@ func problem(ctx context.Context, log *slog.Logger, op, loc string, err error) e
 	}
 }
 
+// goneDetail is the 410 detail of an event stream asked to resume from an
+// event older than what is kept.
+const goneDetail = "the events after this ID are no longer kept (events are kept at least 7 days): " +
+	"read the orders' current state with list-orders, then open the stream without Last-Event-ID or after"
+
 // noEventsDetail is the 503 detail of an instance that serves no events.
 const noEventsDetail = "events and webhooks are not available on this instance"
+
+// paramError is a malformed parameter Huma does not check itself, such as
+// the event stream's resume point: 400 naming it.
+type paramError struct {
+	location string // "header.Last-Event-ID", "query.after"
+	reason   string
+}
+
+// Error implements error.
+func (e *paramError) Error() string { return e.location + " " + e.reason }
 
 // refusal is a domain.ErrTransition with the status of the order that
 // refused, for the problem document.

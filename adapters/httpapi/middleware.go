@@ -33,10 +33,13 @@ type options struct {
 	metrics   http.Handler
 	perSecond float64
 	burst     int
+	streamer  Streamer
+	keepAlive time.Duration
+	shutdown  <-chan struct{}
 }
 
 func newOptions(opts []Option) options {
-	var o options
+	o := options{keepAlive: DefaultStreamKeepAlive}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -56,6 +59,31 @@ func WithMetrics(metrics http.Handler, observer Observer) Option {
 // default) turns the limit off.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(o *options) { o.perSecond, o.burst = perSecond, burst }
+}
+
+// WithEvents serves GET /events from streamer: each request subscribes
+// with the account of its API key. Without it, GET /events answers 503.
+func WithEvents(s Streamer) Option {
+	return func(o *options) { o.streamer = s }
+}
+
+// WithStreamKeepAlive sets how long an idle event stream waits before it
+// sends a comment line (DefaultStreamKeepAlive, 15 s, by default). d must
+// be above 0; other values keep the default.
+func WithStreamKeepAlive(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.keepAlive = d
+		}
+	}
+}
+
+// WithShutdown ends every event stream when done is closed. http.Server's
+// Shutdown waits for requests to finish and does not cancel them: close
+// done when shutdown begins (http.Server.RegisterOnShutdown) so that
+// streams do not hold it up until its deadline.
+func WithShutdown(done <-chan struct{}) Option {
+	return func(o *options) { o.shutdown = done }
 }
 
 type requestIDKey struct{}

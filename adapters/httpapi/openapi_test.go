@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,6 +92,7 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		"list-fills":   {"200", "401", "404", "422", "429", "500"},
 		// CONTRACT §2.7 and §2.8.
 		"list-order-events": {"200", "401", "404", "422", "429", "500", "503"},
+		"stream-events":     {"200", "400", "401", "410", "429", "500", "503"},
 		"create-webhook":    {"201", "400", "401", "422", "429", "500", "503"},
 		"list-webhooks":     {"200", "401", "429", "500", "503"},
 		"delete-webhook":    {"204", "401", "404", "429", "500", "503"},
@@ -113,6 +115,7 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		"cancel-order":      "delete /orders/{id}",
 		"list-fills":        "get /orders/{id}/fills",
 		"list-order-events": "get /orders/{id}/events",
+		"stream-events":     "get /events",
 		"create-webhook":    "post /webhooks",
 		"list-webhooks":     "get /webhooks",
 		"delete-webhook":    "delete /webhooks/{id}",
@@ -239,5 +242,80 @@ func TestDocsShowHowToAuthenticate(t *testing.T) {
 		if s := section(id); !strings.Contains(s, "<strong>Authentication:</strong> none") {
 			t.Errorf("/docs does not say %s needs no key", id)
 		}
+	}
+}
+
+// TestOpenAPIDocumentsTheEventStream: GET /events answers text/event-stream
+// with one message per event type of the domain, each named by its event:
+// line and carrying an Event; and the Event's type enum is the domain's,
+// each type explained.
+func TestOpenAPIDocumentsTheEventStream(t *testing.T) {
+	api := httpapi.NewAPI(http.NewServeMux())
+	httpapi.Register(api, nil, nil, httpapi.Health{}, quietLog())
+	raw, err := json.Marshal(api.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Type  string
+						Items struct {
+							OneOf []struct {
+								Properties struct {
+									Event struct {
+										Const string `json:"const"`
+									}
+									Data struct {
+										Ref string `json:"$ref"`
+									}
+								}
+							} `json:"oneOf"`
+						}
+					}
+					Example json.RawMessage
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	ok := doc.Paths["/events"]["get"].Responses["200"]
+	mt, found := ok.Content["text/event-stream"]
+	if !found {
+		t.Fatalf("GET /events 200 has no text/event-stream: %+v", ok.Content)
+	}
+	var got, want []string
+	for _, m := range mt.Schema.Items.OneOf {
+		got = append(got, m.Properties.Event.Const)
+		if m.Properties.Data.Ref != "#/components/schemas/Event" {
+			t.Errorf("message %s carries %q; want an Event", m.Properties.Event.Const, m.Properties.Data.Ref)
+		}
+	}
+	for _, e := range domain.EventTypes() {
+		want = append(want, string(e))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages of GET /events (-domain +document):\n%s", diff)
+	}
+	var example string
+	if err := json.Unmarshal(mt.Example, &example); err != nil || !strings.Contains(example, "\nevent: order.partially_filled\ndata: {") {
+		t.Errorf("the stream's example is not a stream: %q", mt.Example)
+	}
+	typ := api.OpenAPI().Components.Schemas.Map()["Event"].Properties["type"]
+	var enum []any
+	for _, e := range domain.EventTypes() {
+		enum = append(enum, string(e))
+		if !strings.Contains(typ.Description, " "+string(e)+": ") {
+			t.Errorf("Event.type does not explain %s: %s", e, typ.Description)
+		}
+	}
+	if diff := cmp.Diff(enum, typ.Enum); diff != "" {
+		t.Errorf("Event.type enum (-domain +document):\n%s", diff)
 	}
 }

@@ -66,10 +66,13 @@ type ListOrdersOutput struct {
 }
 
 type handlers struct {
-	svc    Service
-	auth   Authenticator
-	log    *slog.Logger
-	limits *limiters // nil: no rate limit
+	svc       Service
+	auth      Authenticator
+	log       *slog.Logger
+	limits    *limiters // nil: no rate limit
+	streamer  Streamer  // nil: no event stream
+	keepAlive time.Duration
+	shutdown  <-chan struct{} // nil: streams end only with their clients or hub
 }
 
 func (h *handlers) placeOrder(ctx context.Context, in *PlaceOrderInput) (*PlaceOrderOutput, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
 )
 
 // Register lists every operation of the API. The order operations need an
@@ -15,7 +16,10 @@ import (
 // health operations need no key.
 func Register(api huma.API, svc Service, auth Authenticator, health Health, log *slog.Logger, opts ...Option) {
 	o := newOptions(opts)
-	h := &handlers{svc: svc, auth: auth, log: log, limits: newLimiters(o.perSecond, o.burst)}
+	h := &handlers{
+		svc: svc, auth: auth, log: log, limits: newLimiters(o.perSecond, o.burst),
+		streamer: o.streamer, keepAlive: o.keepAlive, shutdown: o.shutdown,
+	}
 	registerSecurity(api)
 	orders := func(op huma.Operation) huma.Operation { return h.authenticated(api, op) }
 
@@ -90,6 +94,30 @@ func Register(api huma.API, svc Service, auth Authenticator, health Health, log 
 		Tags:        []string{"orders"},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}), h.listOrderEvents)
+
+	stream := orders(huma.Operation{
+		OperationID: "stream-events",
+		Method:      http.MethodGet,
+		Path:        "/events",
+		Summary:     "Stream the account's order events",
+		Description: "Server-sent events (text/event-stream): every change of an order of the account, as it is committed, in event-ID order, each once. " +
+			"Each message has id: the event ID, event: the event type, and data: the event object (the same object webhooks deliver and list-order-events lists). " +
+			"Events are written in the same transaction as the change they describe: the stream never shows a change that was rolled back and never misses one that was committed.\n\n" +
+			"Resume with the Last-Event-ID header (browsers' EventSource sends it when it reconnects) or ?after=ID: the stream sends every later event of the account, then stays open with new ones. " +
+			"A client that reconnects with the last ID it saw loses nothing and sees nothing twice. Without either, the stream starts with the oldest event kept. " +
+			"Events are kept at least 7 days; resuming from an older ID answers 410 before any event: read the orders' state with list-orders and open the stream again without a resume point.\n\n" +
+			"An idle stream sends a comment line (: keep-alive) at least every 15 seconds. A client too slow to keep up is disconnected rather than waited for; it resumes with Last-Event-ID and loses nothing. " +
+			"The stream carries only the account of the API key: never another account's events.",
+		Tags:   []string{"events"},
+		Errors: []int{http.StatusBadRequest, http.StatusGone, http.StatusServiceUnavailable},
+	})
+	stream.Middlewares = append(stream.Middlewares, h.subscribe(api))
+	sse.Register(api, stream, streamEventTypes(), h.streamEvents)
+	// Huma lists 422 for any operation with parameters, but the resume
+	// point is checked, with 400, before Huma reads it.
+	if item := api.OpenAPI().Paths[stream.Path]; item != nil && item.Get != nil {
+		delete(item.Get.Responses, "422")
+	}
 
 	huma.Register(api, orders(huma.Operation{
 		OperationID: "create-webhook",
