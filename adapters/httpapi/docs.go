@@ -179,9 +179,6 @@ func (s *docSchema) Fields() []docField {
 
 var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{
 	"json": func(v any) string {
-		if s, ok := v.(string); ok {
-			return s // an example that is not JSON, such as an event stream's
-		}
 		b, _ := json.MarshalIndent(v, "", "  ")
 		return string(b)
 	},

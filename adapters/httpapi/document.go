@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -135,7 +136,7 @@ func documentExamples(api huma.API, internals map[string]*huma.Response) {
 		"list-order-events 200": EventList{Events: []Event{event}},
 		"list-order-events 422": badID,
 		"list-order-events 503": noEvents,
-		"stream-events 200":     exampleStream(),
+		"stream-events 200":     []map[string]any{{"id": int64(event.EventID), "event": string(event.Type), "data": event}},
 		"stream-events 400": huma.ErrorModel{
 			Title: "Bad Request", Status: http.StatusBadRequest, Detail: "validation failed",
 			Errors: []*huma.ErrorDetail{{Location: "header.Last-Event-ID", Message: "must be an event ID: a non-negative integer like 1041"}},
@@ -258,13 +259,15 @@ func exampleWebhook() domain.Webhook {
 	}
 }
 
-// exampleStream is a stream as GET /events writes it: a comment when it
-// opens, one event, and a keep-alive comment.
+// exampleStream is a stream as GET /events writes it, for the 200
+// answer's description: a comment when it opens, one event, and a
+// keep-alive comment. (The media type's example is the same event in the
+// shape of the sse package's schema, an array of messages.)
 func exampleStream() string {
 	e := exampleEvent()
 	b, err := EventJSON(e)
 	if err != nil {
 		panic(err)
 	}
-	return ": stream open\n\nid: 1042\nevent: " + string(e.Type) + "\ndata: " + string(b) + "\n\n: keep-alive\n\n"
+	return ": stream open\n\nid: " + strconv.FormatInt(int64(e.ID), 10) + "\nevent: " + string(e.Type) + "\ndata: " + string(b) + "\n\n: keep-alive\n\n"
 }

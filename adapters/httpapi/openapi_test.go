@@ -303,9 +303,18 @@ func TestOpenAPIDocumentsTheEventStream(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages of GET /events (-domain +document):\n%s", diff)
 	}
-	var example string
-	if err := json.Unmarshal(mt.Example, &example); err != nil || !strings.Contains(example, "\nevent: order.partially_filled\ndata: {") {
-		t.Errorf("the stream's example is not a stream: %q", mt.Example)
+	var example []struct {
+		ID    int64
+		Event string
+		Data  struct {
+			EventID int64 `json:"event_id"`
+		}
+	}
+	if err := json.Unmarshal(mt.Example, &example); err != nil || len(example) != 1 || example[0].Event != "order.partially_filled" || example[0].ID != example[0].Data.EventID {
+		t.Errorf("the stream's example is not an array of messages: %s", mt.Example)
+	}
+	if d := api.OpenAPI().Paths["/events"].Get.Responses["200"].Description; !strings.Contains(d, "\nid: 1042\nevent: order.partially_filled\ndata: {\"event_id\":1042,") {
+		t.Errorf("the stream's description does not show the wire format: %q", d)
 	}
 	typ := api.OpenAPI().Components.Schemas.Map()["Event"].Properties["type"]
 	var enum []any

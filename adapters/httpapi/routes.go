@@ -117,6 +117,7 @@ func Register(api huma.API, svc Service, auth Authenticator, health Health, log 
 	// point is checked, with 400, before Huma reads it.
 	if item := api.OpenAPI().Paths[stream.Path]; item != nil && item.Get != nil {
 		delete(item.Get.Responses, "422")
+		item.Get.Responses["200"].Description = "The stream: an SSE message per event, comments (lines starting with a colon) to be ignored. On the wire:\n\n```\n" + exampleStream() + "```"
 	}
 
 	huma.Register(api, orders(huma.Operation{
