@@ -252,7 +252,7 @@ func exampleEvent() domain.OrderEvent {
 
 // exampleWebhook is the endpoint the document shows.
 func exampleWebhook() domain.Webhook {
-	return domain.Webhook{
+	return domain.Webhook{ //nolint:gosec // G101: the document's example secret, no credential
 		ID: "wh_8f3a1c0e5b7d2a94", Account: "default", URL: "https://example.com/ordergate/events",
 		Secret:    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 		CreatedAt: time.Date(2026, 11, 24, 10, 15, 30, 123456000, time.UTC),
