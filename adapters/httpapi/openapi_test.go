@@ -233,7 +233,7 @@ func TestDocsShowHowToAuthenticate(t *testing.T) {
 		s, _, _ := strings.Cut(rest, "<h2")
 		return s
 	}
-	for _, id := range []string{"place-order", "get-order", "list-orders", "cancel-order", "list-fills"} {
+	for _, id := range []string{"place-order", "get-order", "list-orders", "cancel-order", "list-fills", "list-order-events", "stream-events", "create-webhook", "list-webhooks", "delete-webhook"} {
 		if s := section(id); !strings.Contains(s, `<strong>Authentication:</strong> <a href="#security-bearer">bearer</a>`) {
 			t.Errorf("/docs does not say %s needs the bearer key", id)
 		}
