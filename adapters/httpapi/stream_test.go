@@ -127,6 +127,13 @@ type streamServer struct {
 
 func newStreamServer(t *testing.T, opts ...httpapi.Option) *streamServer {
 	t.Helper()
+	return newStreamServerTimeout(t, 30*time.Second, opts...) // cmd/ordergate's WriteTimeout
+}
+
+// newStreamServerTimeout is newStreamServer on a server whose WriteTimeout
+// is writeTimeout.
+func newStreamServerTimeout(t *testing.T, writeTimeout time.Duration, opts ...httpapi.Option) *streamServer {
+	t.Helper()
 	s := &streamServer{keys: newKeyring(t), streamer: newFakeStreamer(), logs: &syncBuffer{}, handled: make(chan struct{}, 64)}
 	s.key, _ = s.keys.add(testAccount)
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -141,7 +148,7 @@ func newStreamServer(t *testing.T, opts ...httpapi.Option) *streamServer {
 		defer func() { s.handled <- struct{}{} }()
 		h.ServeHTTP(w, r)
 	}))
-	srv.Config.WriteTimeout = 30 * time.Second // as cmd/ordergate serves
+	srv.Config.WriteTimeout = writeTimeout
 	srv.Start()
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
@@ -432,6 +439,28 @@ func TestStreamEventsKeepAlive(t *testing.T) {
 	}
 	if m := r.next(t); m != ": keep-alive\n\n" {
 		t.Errorf("message = %q; want a keep-alive comment", m)
+	}
+}
+
+// TestStreamEventsOutlivesTheServersWriteTimeout: each write sets its own
+// deadline, so a stream lasts longer than the server's WriteTimeout, which
+// otherwise ends a response that long after the request was read.
+func TestStreamEventsOutlivesTheServersWriteTimeout(t *testing.T) {
+	const writeTimeout = 100 * time.Millisecond
+	s := newStreamServerTimeout(t, writeTimeout, httpapi.WithStreamKeepAlive(10*time.Millisecond))
+	start := time.Now()
+	resp := s.open(t, "/events", "")
+	stream := s.streamer.next(t)
+	r := readSSE(resp.Body)
+	for time.Since(start) < 5*writeTimeout {
+		if m := r.next(t); !strings.HasPrefix(m, ":") {
+			t.Fatalf("message = %q; want comments only", m)
+		}
+	}
+	e := anEvent(5, domain.EventPlaced, stored(t, domain.Placed), nil)
+	stream.send(t, e)
+	if got := r.nextEvent(t); got != wire(t, e) {
+		t.Errorf("event after %v = %q; want %q", time.Since(start), got, wire(t, e))
 	}
 }
 
