@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -260,8 +261,9 @@ func (h *handlers) sendEvent(ctx context.Context, send sse.Sender, e domain.Orde
 	return nil
 }
 
-// streamEnded logs why a stream ended: a client too slow to keep up and a
-// shutdown at info, a client that went away at debug.
+// streamEnded logs why a stream ended: a client too slow to keep up (the
+// hub's buffer filled, or a write timed out) and a shutdown at info, a
+// client that went away at debug.
 func (h *handlers) streamEnded(ctx context.Context, err error) {
 	attrs := []any{"request_id", RequestID(ctx)}
 	if k, ok := caller(ctx); ok {
@@ -272,6 +274,8 @@ func (h *handlers) streamEnded(ctx context.Context, err error) {
 		h.log.InfoContext(ctx, "event stream ended", attrs...)
 	case errors.Is(err, app.ErrStreamTooSlow):
 		h.log.InfoContext(ctx, "event stream client too slow: disconnected", append(attrs, "err", err)...)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		h.log.InfoContext(ctx, "event stream client too slow: a write timed out, disconnected", append(attrs, "err", err)...)
 	case errors.Is(err, errShutdown):
 		h.log.InfoContext(ctx, "event stream closed for shutdown", attrs...)
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2/sse"
+
 	"github.com/ordergate/ordergate/adapters/httpapi"
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
@@ -570,5 +572,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within 5 s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStreamEventsDisconnectsAStuckClient: a client that stops reading is
+// disconnected once a write has waited the write timeout, instead of
+// holding the handler (and its subscription) forever.
+func TestStreamEventsDisconnectsAStuckClient(t *testing.T) {
+	old := sse.WriteTimeout
+	sse.WriteTimeout = 100 * time.Millisecond
+	t.Cleanup(func() { sse.WriteTimeout = old })
+	s := newStreamServer(t)
+	_ = s.open(t, "/events", "") // and never read
+	stream := s.streamer.next(t)
+	o := stored(t, domain.Placed)
+	o.LastError = strings.Repeat("x", 16<<10) // large events fill the socket buffers sooner
+	deadline := time.After(30 * time.Second)
+	for id := domain.EventID(1); ; id++ {
+		select {
+		case stream.ch <- anEvent(id, domain.EventPlaced, o, nil):
+		case <-stream.closed:
+			waitFor(t, "the disconnect logged", func() bool {
+				return strings.Contains(s.logs.String(), `level=INFO msg="event stream client too slow: a write timed out, disconnected"`)
+			})
+			return
+		case <-deadline:
+			t.Fatalf("the handler still writes to a client that reads nothing after %d events", id)
+		}
 	}
 }
