@@ -47,6 +47,7 @@ type config struct {
 	BreakerOpen         time.Duration
 	ExchangeTimeout     time.Duration
 	RateLimit           float64
+	WebhookAllowPrivate bool
 }
 
 // parseConfig reads the environment, then the command-line flags, which win.
@@ -79,6 +80,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.RetryMax, "retry-max", app.DefaultRetryMax, "largest backoff between placement attempts")
 	fs.DurationVar(&c.BreakerOpen, "breaker-open", 5*time.Second, "how long the exchange circuit breaker stays open before a probe call")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 1000, "requests per second each API key may make, with bursts of twice that; 0 turns the limit off")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks go to loopback, private and link-local addresses (for tests and closed networks)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", app.DefaultShutdownGrace, "how long in-flight requests and exchange calls may finish on shutdown")
 
 	if err := envflag.Parse(fs, "ORDERGATE_", args, getenv); err != nil {
