@@ -118,7 +118,7 @@ func (d *DB) Webhooks(ctx context.Context, account domain.Account) ([]domain.Web
 // DeleteWebhook removes account's endpoint id with its pending deliveries,
 // or returns an error wrapping domain.ErrNotFound. An endpoint found
 // before a failed attempt and gone after the next is deleted: by this
-// call, its answer lost, or by a concurrent one.
+// call, its answer lost, or by a concurrent one; either way it is gone.
 func (d *DB) DeleteWebhook(ctx context.Context, account domain.Account, id domain.WebhookID) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -142,10 +142,17 @@ func (d *DB) DeleteWebhook(ctx context.Context, account domain.Account, id domai
 			return err
 		})
 	}
-	err := attempt()
+	exists, err := d.db.NewSelect().Model((*webhookRow)(nil)).Where("id = ?", string(id)).Where("account = ?", string(account)).Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("store: delete webhook %s: %w", id, err)
+	}
+	if !exists {
+		return webhookNotFound(id)
+	}
+	err = attempt()
 	if err != nil && !definite(err) {
 		if err = attempt(); errors.Is(err, domain.ErrNotFound) {
-			return nil // the first attempt committed
+			return nil // there before, gone now
 		}
 	}
 	if err != nil {

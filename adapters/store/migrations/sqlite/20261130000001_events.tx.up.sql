@@ -18,6 +18,11 @@ CREATE TABLE events (
 
 --bun:split
 
+-- The stream of every account, by id.
+CREATE UNIQUE INDEX events_id ON events (id);
+
+--bun:split
+
 -- The stream of one account, by id.
 CREATE INDEX events_account_id ON events (account, id);
 
