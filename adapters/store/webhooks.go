@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
@@ -210,22 +211,17 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c ports.DeliveryClaim) ([]port
 }
 
 func (d *DB) claimIn(ctx context.Context, tx bun.Tx, c ports.DeliveryClaim, now, until time.Time) ([]deliveryRow, error) {
-	// The endpoints with deliveries to claim.
-	var candidates []string
-	if err := tx.NewSelect().Model((*deliveryRow)(nil)).ColumnExpr("DISTINCT webhook_id").
-		Where("due_at <= ?", now).Where("lease_until IS NULL OR lease_until < ?", now).
-		OrderExpr("webhook_id").Limit(maxClaimEndpoints).Scan(ctx, &candidates); err != nil {
-		return nil, err
-	}
-	if len(candidates) == 0 {
-		return nil, nil
-	}
+	// The enabled endpoints with a delivery to claim: one probe of the
+	// (webhook_id, due_at) index each, however long an endpoint's backlog.
 	var endpoints []string
-	q := tx.NewSelect().Model((*webhookRow)(nil)).Column("id").
-		Where("id IN (?)", bun.List(candidates)).Where("disabled_at IS NULL").OrderExpr("id")
+	q := tx.NewSelect().Model((*webhookRow)(nil)).Column("id").Where("disabled_at IS NULL").
+		Where(`EXISTS (SELECT 1 FROM webhook_deliveries AS d WHERE d.webhook_id = webhook_row.id
+			AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?))`, now, now).
+		OrderExpr("id").Limit(maxClaimEndpoints)
 	if d.dialect == Postgres {
-		// NO KEY UPDATE: the lock counts this endpoint's leases alone;
-		// another claim skips the endpoint rather than waits.
+		// The lock makes this claim the only one counting the endpoint's
+		// leases; another claim skips the endpoint rather than wait. NO KEY
+		// UPDATE, as the row's key does not change.
 		q = q.For("NO KEY UPDATE SKIP LOCKED")
 	}
 	if err := q.Scan(ctx, &endpoints); err != nil {
@@ -251,17 +247,44 @@ func (d *DB) claimIn(ctx context.Context, tx bun.Tx, c ports.DeliveryClaim, now,
 	for _, h := range held {
 		room[h.WebhookID] -= h.N
 	}
+	open := make([]string, 0, len(endpoints))
+	rooms := make([]int, 0, len(endpoints))
+	for _, e := range endpoints {
+		if room[e] > 0 {
+			open = append(open, e)
+			rooms = append(rooms, room[e])
+		}
+	}
+	if len(open) == 0 {
+		return nil, nil
+	}
 	var due []struct {
 		WebhookID string `bun:"webhook_id"`
 		EventSeq  int64  `bun:"event_seq"`
 	}
-	if err := tx.NewRaw(`SELECT webhook_id, event_seq FROM (
-			SELECT d.webhook_id, d.event_seq, d.due_at,
-				row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.due_at, d.event_seq) AS rn
-			FROM webhook_deliveries AS d JOIN events AS e ON e.seq = d.event_seq
-			WHERE d.webhook_id IN (?) AND e.id IS NOT NULL AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
-		) AS c WHERE rn <= ? ORDER BY due_at, event_seq`,
-		bun.List(endpoints), now, now, c.PerEndpoint).Scan(ctx, &due); err != nil {
+	var dueQ *bun.RawQuery
+	if d.dialect == Postgres {
+		// Each endpoint's oldest due deliveries, as many as it has room
+		// for, from the index.
+		dueQ = tx.NewRaw(`SELECT c.webhook_id, c.event_seq FROM unnest(?::text[], ?::int[]) AS w(id, room)
+			CROSS JOIN LATERAL (
+				SELECT d.webhook_id, d.event_seq, d.due_at FROM webhook_deliveries AS d JOIN events AS e ON e.seq = d.event_seq
+				WHERE d.webhook_id = w.id AND e.id IS NOT NULL AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+				ORDER BY d.due_at, d.event_seq LIMIT w.room) AS c
+			ORDER BY c.due_at, c.event_seq LIMIT ?`,
+			pgdialect.Array(open), pgdialect.Array(rooms), now, now, c.Limit)
+	} else {
+		// SQLite has no LATERAL: a window over the endpoints' due
+		// deliveries.
+		dueQ = tx.NewRaw(`SELECT webhook_id, event_seq FROM (
+				SELECT d.webhook_id, d.event_seq, d.due_at,
+					row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.due_at, d.event_seq) AS rn
+				FROM webhook_deliveries AS d JOIN events AS e ON e.seq = d.event_seq
+				WHERE d.webhook_id IN (?) AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+			) AS c WHERE rn <= ? ORDER BY due_at, event_seq`,
+			bun.List(open), now, now, c.PerEndpoint)
+	}
+	if err := dueQ.Scan(ctx, &due); err != nil {
 		return nil, err
 	}
 	var keys []string

@@ -84,7 +84,12 @@ CREATE TABLE webhook_deliveries (
 
 --bun:split
 
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at);
+-- Claims: each endpoint's oldest due deliveries, and the leases held.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, due_at, event_seq);
+
+--bun:split
+
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (webhook_id, lease_until) WHERE lease_until IS NOT NULL;
 
 --bun:split
 
