@@ -48,8 +48,9 @@ var (
 //go:embed migrations
 var migrationFiles embed.FS
 
-// DB is an order store and outbox on one SQLite or PostgreSQL database. It
-// is safe for concurrent use.
+// DB is an order store and outbox, with the orders' events, webhooks and
+// their deliveries, on one SQLite or PostgreSQL database. It is safe for
+// concurrent use.
 type DB struct {
 	db *bun.DB
 	// w runs write transactions: on SQLite a pool of one connection of

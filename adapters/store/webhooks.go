@@ -461,7 +461,8 @@ func (d *DB) settled(ctx context.Context, dl ports.Delivery, o ports.DeliveryOut
 
 // ReleaseDeliveries hands back deliveries claimed but never attempted: due
 // at now, unleased, their attempts unchanged. Deliveries whose lease is no
-// longer d's are left as they are.
+// longer theirs are left as they are, which also makes a second try after
+// a lost commit answer harmless.
 func (d *DB) ReleaseDeliveries(ctx context.Context, ds []ports.Delivery, now time.Time) error {
 	if len(ds) == 0 {
 		return nil
@@ -472,21 +473,25 @@ func (d *DB) ReleaseDeliveries(ctx context.Context, ds []ports.Delivery, now tim
 	slices.SortFunc(ds, func(a, b ports.Delivery) int {
 		return cmp.Or(cmp.Compare(a.Webhook.ID, b.Webhook.ID), cmp.Compare(a.Event.ID, b.Event.ID))
 	})
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		for _, dl := range ds {
-			if _, err := tx.NewUpdate().Model((*deliveryRow)(nil)).
-				Set("due_at = ?", now.UTC()).Set("lease_owner = NULL").Set("lease_until = NULL").
-				Where("webhook_id = ?", string(dl.Webhook.ID)).
-				Where("event_seq = (SELECT seq FROM events WHERE id = ?)", int64(dl.Event.ID)).
-				Where("lease_owner = ?", dl.Owner).Where("lease_until = ?", utcMicro(dl.LeaseUntil)).
-				Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
+	err := once(func() error {
+		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error { return releaseIn(ctx, tx, ds, now) })
 	})
 	if err != nil {
 		return fmt.Errorf("store: release %d deliveries: %w", len(ds), err)
+	}
+	return nil
+}
+
+func releaseIn(ctx context.Context, tx bun.Tx, ds []ports.Delivery, now time.Time) error {
+	for _, dl := range ds {
+		if _, err := tx.NewUpdate().Model((*deliveryRow)(nil)).
+			Set("due_at = ?", now.UTC()).Set("lease_owner = NULL").Set("lease_until = NULL").
+			Where("webhook_id = ?", string(dl.Webhook.ID)).
+			Where("event_seq = (SELECT seq FROM events WHERE id = ?)", int64(dl.Event.ID)).
+			Where("lease_owner = ?", dl.Owner).Where("lease_until = ?", utcMicro(dl.LeaseUntil)).
+			Exec(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
