@@ -124,7 +124,8 @@ func (l *listener) listen(ctx context.Context) bool {
 	}
 	defer func() {
 		l.listening.Store(false)
-		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		// ctx is done by now if Close ended the listener.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()

@@ -68,7 +68,10 @@ func TestPostgresEventsSignalAcrossHandles(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- a.Close() }()
 	select {
-	case <-closed:
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close = %v", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return within 10 s")
 	}
