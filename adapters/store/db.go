@@ -73,6 +73,9 @@ type DB struct {
 	// to it.
 	signal   broadcaster
 	listener *listener
+
+	// stmts are the SQLite writer's prepared statements.
+	stmts stmtCache
 }
 
 // writeTx runs fn in a write transaction. If fn wrote events, subscribers
@@ -84,6 +87,8 @@ func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 		if d.dialect == SQLite {
 			d.wmu.Lock()
 			defer d.wmu.Unlock()
+			d.stmts.prepare(ctx, d.w)
+			ctx = context.WithValue(ctx, stmtCacheKey{}, &d.stmts)
 		}
 		return d.w.RunInTx(ctx, nil, fn)
 	}()
@@ -219,6 +224,7 @@ func (d *DB) Close() error {
 		d.listener.stop()
 	}
 	d.signal.close()
+	d.stmts.close()
 	return d.closeDBs()
 }
 

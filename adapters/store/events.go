@@ -200,7 +200,7 @@ type wroteEventsKey struct{}
 // insertEvents writes events and, for each, one delivery per enabled
 // webhook of its account, due at once. On PostgreSQL that is one statement
 // over arrays, whatever the number of events; on SQLite one prepared
-// statement per event and one for the deliveries of them all.
+// statement per event, whose trigger writes its deliveries.
 func insertEvents(ctx context.Context, tx bun.Tx, rows []eventRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -223,12 +223,6 @@ const (
 	SELECT w.id, ev.seq, ev.occurred_at, 0, ev.occurred_at
 	FROM ev JOIN webhooks AS w ON w.account = ev.account AND w.disabled_at IS NULL`
 	insertEventSQL = `INSERT INTO events (account, order_id, type, occurred_at, order_doc, fill) VALUES (?, ?, ?, ?, ?, ?)`
-	// The events of this transaction are those from its first: SQLite
-	// writers take turns.
-	insertDeliveriesSQL = `INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, attempts, enqueued_at)
-	SELECT w.id, e.seq, e.occurred_at, 0, e.occurred_at
-	FROM events AS e JOIN webhooks AS w ON w.account = e.account AND w.disabled_at IS NULL
-	WHERE e.seq >= ?`
 )
 
 func insertEventsUnnest(ctx context.Context, tx bun.Tx, rows []eventRow) error {
@@ -247,26 +241,37 @@ func insertEventsUnnest(ctx context.Context, tx bun.Tx, rows []eventRow) error {
 }
 
 func insertEventsPrepared(ctx context.Context, tx bun.Tx, rows []eventRow) error {
-	stmt, err := tx.PrepareContext(ctx, insertEventSQL)
+	// The deliveries follow, from the trigger events_deliveries.
+	stmt, err := prepareIn(ctx, tx, insertEventSQL)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	var first int64
 	for i := range rows {
 		r := &rows[i]
-		res, err := stmt.ExecContext(ctx, r.Account, r.OrderID, r.Type, sqliteTime(r.OccurredAt), r.OrderDoc, r.Fill)
-		if err != nil {
+		if _, err := stmt.ExecContext(ctx, r.Account, r.OrderID, r.Type, sqliteTime(r.OccurredAt), r.OrderDoc, r.Fill); err != nil {
 			return err
 		}
-		if i == 0 {
-			if first, err = res.LastInsertId(); err != nil {
-				return err
-			}
-		}
 	}
-	_, err = tx.ExecContext(ctx, insertDeliveriesSQL, first)
-	return err
+	return nil
+}
+
+// eventIDColumn names the column queries find events by ID in: on SQLite
+// the ID is seq, the rowid, which its indexes hold.
+func eventIDColumn(db bun.IDB) string {
+	if db.Dialect().Name() == dialect.SQLite {
+		return "seq"
+	}
+	return "id"
+}
+
+// seqOfEvent returns what a query compares event_seq with to find event
+// id's deliveries: on SQLite the ID itself.
+func seqOfEvent(db bun.IDB, id domain.EventID) any {
+	if db.Dialect().Name() == dialect.SQLite {
+		return int64(id)
+	}
+	return db.NewSelect().Table("events").Column("seq").Where("id = ?", int64(id))
 }
 
 // sequenceLockKey is the PostgreSQL advisory lock that makes one
@@ -323,7 +328,7 @@ func (d *DB) LastEventID(ctx context.Context) (domain.EventID, error) {
 	var n int64
 	q := `SELECT GREATEST(COALESCE((SELECT max(id) FROM events), 0), (SELECT purged_through FROM event_meta))`
 	if d.dialect == SQLite {
-		q = `SELECT max(COALESCE((SELECT max(id) FROM events), 0), (SELECT purged_through FROM event_meta))`
+		q = `SELECT max(COALESCE((SELECT max(seq) FROM events), 0), (SELECT purged_through FROM event_meta))`
 	}
 	if err := d.db.NewRaw(q).Scan(ctx, &n); err != nil {
 		return 0, fmt.Errorf("store: last event id: %w", err)
@@ -345,7 +350,7 @@ func (d *DB) EventsAfter(ctx context.Context, q ports.EventQuery) ([]domain.Orde
 	}
 	var rows []eventRow
 	sel := d.db.NewSelect().Model(&rows).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
-		Where("id > ?", int64(q.After)).OrderExpr("id").Limit(int64(q.Limit))
+		Where("? > ?", bun.Ident(eventIDColumn(d.db)), int64(q.After)).OrderExpr("?", bun.Ident(eventIDColumn(d.db))).Limit(int64(q.Limit))
 	if q.Account != "" {
 		sel = sel.Where("account = ?", string(q.Account))
 	}
@@ -390,7 +395,7 @@ func (d *DB) OrderEvents(ctx context.Context, account domain.Account, id domain.
 	var rows []eventRow
 	if err := d.db.NewSelect().Model(&rows).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
 		Where("order_id = ?", id.String()).Where("account = ?", string(account)).Where("id IS NOT NULL").
-		OrderExpr("id").Scan(ctx); err != nil {
+		OrderExpr("?", bun.Ident(eventIDColumn(d.db))).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("store: events of order %s: %w", id, err)
 	}
 	return toOrderEvents(rows)

@@ -271,7 +271,7 @@ func insertExecutions(ctx context.Context, tx bun.Tx, rows []executionRow) error
 		_, err := tx.Tx.ExecContext(ctx, insertExecutionsUnnestSQL, prepared, execIDs, orderIDs, sessions, seqs, kinds, qtys, prices, at, reasons)
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, insertExecutionSQL)
+	stmt, err := prepareIn(ctx, tx, insertExecutionSQL)
 	if err != nil {
 		return err
 	}

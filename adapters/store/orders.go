@@ -314,12 +314,12 @@ func sqliteTime(t time.Time) string {
 }
 
 func insertWithJobsPrepared(ctx context.Context, tx bun.Tx, rows []*orderRow) error {
-	orders, err := tx.PrepareContext(ctx, insertOrderSQL)
+	orders, err := prepareIn(ctx, tx, insertOrderSQL)
 	if err != nil {
 		return err
 	}
 	defer orders.Close()
-	jobs, err := tx.PrepareContext(ctx, insertJobSQL)
+	jobs, err := prepareIn(ctx, tx, insertJobSQL)
 	if err != nil {
 		return err
 	}
@@ -516,7 +516,7 @@ func updateOrders(ctx context.Context, tx bun.Tx, orders []domain.Order) error {
 		_, err := tx.Tx.ExecContext(ctx, updateOrdersUnnestSQL, prepared, ids, statuses, updated, filled, attempts, placedAt, lastErrors)
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, updateOrderSQL)
+	stmt, err := prepareIn(ctx, tx, updateOrderSQL)
 	if err != nil {
 		return err
 	}

@@ -399,7 +399,7 @@ func (d *DB) SettleDelivery(ctx context.Context, dl ports.Delivery, o ports.Deli
 
 func settleDeliveryIn(ctx context.Context, tx bun.Tx, dl ports.Delivery, o ports.DeliveryOutcome) error {
 	hook := string(dl.Webhook.ID)
-	seq := tx.NewSelect().Table("events").Column("seq").Where("id = ?", int64(dl.Event.ID))
+	seq := seqOfEvent(tx, dl.Event.ID)
 	fenced := func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		return q.Where("webhook_id = ?", hook).Where("event_seq = (?)", seq).
 			Where("lease_owner = ?", dl.Owner).Where("lease_until = ?", utcMicro(dl.LeaseUntil))
@@ -443,7 +443,7 @@ func settleDeliveryIn(ctx context.Context, tx bun.Tx, dl ports.Delivery, o ports
 func (d *DB) settled(ctx context.Context, dl ports.Delivery, o ports.DeliveryOutcome) bool {
 	var rows []deliveryRow
 	if err := d.db.NewSelect().Model(&rows).Where("webhook_id = ?", string(dl.Webhook.ID)).
-		Where("event_seq = (SELECT seq FROM events WHERE id = ?)", int64(dl.Event.ID)).Scan(ctx); err != nil {
+		Where("event_seq = (?)", seqOfEvent(d.db, dl.Event.ID)).Scan(ctx); err != nil {
 		return false
 	}
 	switch o.Result {
@@ -487,7 +487,7 @@ func releaseIn(ctx context.Context, tx bun.Tx, ds []ports.Delivery, now time.Tim
 		if _, err := tx.NewUpdate().Model((*deliveryRow)(nil)).
 			Set("due_at = ?", now.UTC()).Set("lease_owner = NULL").Set("lease_until = NULL").
 			Where("webhook_id = ?", string(dl.Webhook.ID)).
-			Where("event_seq = (SELECT seq FROM events WHERE id = ?)", int64(dl.Event.ID)).
+			Where("event_seq = (?)", seqOfEvent(tx, dl.Event.ID)).
 			Where("lease_owner = ?", dl.Owner).Where("lease_until = ?", utcMicro(dl.LeaseUntil)).
 			Exec(ctx); err != nil {
 			return err

@@ -1,6 +1,8 @@
 -- Order events (CONTRACT §2.7), written in the same transaction as the
 -- change they describe. SQLite commits one writer at a time, so the order
--- events are inserted in is the order they commit in: id is seq.
+-- events are inserted in is the order they commit in: id is seq. Queries
+-- go by seq, the rowid; id names it for reads. Purges scan from the
+-- oldest event (the first rowid) on, with no index of their own.
 -- AUTOINCREMENT never hands out a number again after a purge.
 -- order_doc is the order as after the change, with its fills (JSON);
 -- fill is the execution that caused the event (JSON), if one did.
@@ -18,23 +20,14 @@ CREATE TABLE events (
 
 --bun:split
 
--- The stream of every account, by id.
-CREATE UNIQUE INDEX events_id ON events (id);
-
---bun:split
-
--- The stream of one account, by id.
-CREATE INDEX events_account_id ON events (account, id);
+-- The stream of one account, by id: id is seq, the rowid, which every
+-- index holds as its last column.
+CREATE INDEX events_account ON events (account);
 
 --bun:split
 
 -- One order's events.
 CREATE INDEX events_order_seq ON events (order_id, seq);
-
---bun:split
-
--- Purges by age.
-CREATE INDEX events_occurred_at ON events (occurred_at);
 
 --bun:split
 
@@ -94,3 +87,14 @@ CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (webhook_id, lease_
 --bun:split
 
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq);
+
+--bun:split
+
+-- Each event's deliveries, one per enabled endpoint of its account, written
+-- with it: a trigger is compiled once with the schema, where a statement
+-- of its own would be parsed again by every transaction.
+CREATE TRIGGER events_deliveries AFTER INSERT ON events BEGIN
+    INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, attempts, enqueued_at)
+    SELECT id, NEW.seq, NEW.occurred_at, 0, NEW.occurred_at FROM webhooks
+    WHERE account = NEW.account AND disabled_at IS NULL;
+END;
