@@ -6,7 +6,7 @@
 -- fill is the execution that caused the event (JSON), if one did.
 CREATE TABLE events (
     seq         bigserial   PRIMARY KEY,
-    id          bigint      UNIQUE,
+    id          bigint,
     account     text        NOT NULL CHECK (account <> ''),
     order_id    uuid        NOT NULL,
     type        text        NOT NULL CHECK (type IN ('order.created', 'order.placed', 'order.partially_filled',
@@ -18,8 +18,14 @@ CREATE TABLE events (
 
 --bun:split
 
--- The stream of one account, by id.
-CREATE INDEX events_account_id ON events (account, id);
+-- The stream of every account, and of one, by id. Partial: an event is
+-- indexed by id once the sequencer numbers it, not when order intake
+-- writes it.
+CREATE UNIQUE INDEX events_id ON events (id) WHERE id IS NOT NULL;
+
+--bun:split
+
+CREATE INDEX events_account_id ON events (account, id) WHERE id IS NOT NULL;
 
 --bun:split
 
