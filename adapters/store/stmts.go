@@ -32,7 +32,7 @@ func (c *stmtCache) prepare(ctx context.Context, db *bun.DB) {
 	}
 	stmts := make(map[string]*sql.Stmt, len(sqliteStmts))
 	for _, q := range sqliteStmts {
-		s, err := db.DB.PrepareContext(ctx, q)
+		s, err := db.DB.PrepareContext(ctx, q) //nolint:sqlclosecheck // kept until Close, which closes it
 		if err != nil {
 			for _, s := range stmts {
 				_ = s.Close()
@@ -69,7 +69,7 @@ type stmtCacheKey struct{}
 func prepareIn(ctx context.Context, tx bun.Tx, q string) (*sql.Stmt, error) {
 	if c, ok := ctx.Value(stmtCacheKey{}).(*stmtCache); ok {
 		if s := c.get(q); s != nil {
-			return tx.Tx.StmtContext(ctx, s), nil
+			return tx.StmtContext(ctx, s), nil
 		}
 	}
 	return tx.PrepareContext(ctx, q)
