@@ -39,13 +39,18 @@ var (
 	_ ports.OutboxStater = (*DB)(nil)
 	_ ports.APIKeys      = (*DB)(nil)
 	_ ports.KeyLookup    = (*DB)(nil)
+	_ ports.Events       = (*DB)(nil)
+	_ ports.EventSignal  = (*DB)(nil)
+	_ ports.Webhooks     = (*DB)(nil)
+	_ ports.Deliveries   = (*DB)(nil)
 )
 
 //go:embed migrations
 var migrationFiles embed.FS
 
-// DB is an order store and outbox on one SQLite or PostgreSQL database. It
-// is safe for concurrent use.
+// DB is an order store and outbox, with the orders' events, webhooks and
+// their deliveries, on one SQLite or PostgreSQL database. It is safe for
+// concurrent use.
 type DB struct {
 	db *bun.DB
 	// w runs write transactions: on SQLite a pool of one connection of
@@ -55,22 +60,42 @@ type DB struct {
 	dialect string
 
 	// Concurrent creates, and concurrent settles, share transactions.
-	creates *groupCommit[*orderRow]
+	creates *groupCommit[creation]
 	settles *groupCommit[settlement]
 	// wmu serializes this process's SQLite write transactions. SQLite runs
 	// one writer at a time anyway; queueing here hands the lock over at
 	// once, where contending connections would wait in SQLite's busy
 	// handler, which polls with sleeps of up to 100 ms.
 	wmu sync.Mutex
+
+	// signal tells subscribers that events may have become readable;
+	// listener (PostgreSQL only) relays other processes' notifications
+	// to it.
+	signal   broadcaster
+	listener *listener
+
+	// stmts are the SQLite writer's prepared statements.
+	stmts stmtCache
 }
 
-// writeTx runs fn in a write transaction.
+// writeTx runs fn in a write transaction. If fn wrote events, subscribers
+// to EventsSignal hear of it once the transaction committed.
 func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	if d.dialect == SQLite {
-		d.wmu.Lock()
-		defer d.wmu.Unlock()
+	wrote := false
+	ctx = context.WithValue(ctx, wroteEventsKey{}, &wrote)
+	err := func() error {
+		if d.dialect == SQLite {
+			d.wmu.Lock()
+			defer d.wmu.Unlock()
+			d.stmts.prepare(ctx, d.w)
+			ctx = context.WithValue(ctx, stmtCacheKey{}, &d.stmts)
+		}
+		return d.w.RunInTx(ctx, nil, fn)
+	}()
+	if err == nil && wrote {
+		d.signal.notify()
 	}
-	return d.w.RunInTx(ctx, nil, fn)
+	return err
 }
 
 // prepared, passed first among a PostgreSQL statement's arguments, has pgx
@@ -105,6 +130,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqldb.SetMaxIdleConns(20)
 		db := bun.NewDB(sqldb, pgdialect.New())
 		d = &DB{db: db, w: db, dialect: Postgres}
+		d.listener = &listener{dsn: dsn, out: &d.signal}
 	} else {
 		sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn))
 		if err != nil {
@@ -188,11 +214,17 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops group commits, once those under way are done, and closes the
+// Close stops group commits, once those under way are done, stops the
+// event listener, closes the channels of EventsSignal and closes the
 // database.
 func (d *DB) Close() error {
 	d.creates.close()
 	d.settles.close()
+	if d.listener != nil {
+		d.listener.stop()
+	}
+	d.signal.close()
+	d.stmts.close()
 	return d.closeDBs()
 }
 

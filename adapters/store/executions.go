@@ -163,6 +163,7 @@ func applyIn(ctx context.Context, tx bun.Tx, b ports.Batch) (ports.Applied, erro
 	before := maps.Clone(orders)
 	execs := make([]executionRow, 0, len(b.Reports))
 	var aside []unknownRow
+	var events []eventRow
 	for _, r := range b.Reports {
 		if done[r.ExecID] {
 			applied.Duplicates++
@@ -174,13 +175,17 @@ func applyIn(ctx context.Context, tx bun.Tx, b ports.Batch) (ports.Applied, erro
 			applied.Unknown++
 			continue
 		}
-		n, _, err := domain.Apply(o, r)
+		n, evs, err := domain.Apply(o, r)
 		if err != nil {
 			// The lifecycle refuses it (a fill past the quantity): kept
 			// aside like a report about an unknown order, never dropped.
 			aside = append(aside, keepAside(b, r, err.Error()))
 			applied.Unknown++
 			continue
+		}
+		// Each event carries the order as after its own report.
+		if events, err = eventRows(events, n, evs); err != nil {
+			return applied, err
 		}
 		orders[r.OrderID.String()] = n
 		done[r.ExecID] = true
@@ -191,6 +196,9 @@ func applyIn(ctx context.Context, tx bun.Tx, b ports.Batch) (ports.Applied, erro
 		return applied, err
 	}
 	if err := updateOrders(ctx, tx, changedOrders(before, orders)); err != nil {
+		return applied, err
+	}
+	if err := insertEvents(ctx, tx, events); err != nil {
 		return applied, err
 	}
 	if len(aside) > 0 {
@@ -263,7 +271,7 @@ func insertExecutions(ctx context.Context, tx bun.Tx, rows []executionRow) error
 		_, err := tx.Tx.ExecContext(ctx, insertExecutionsUnnestSQL, prepared, execIDs, orderIDs, sessions, seqs, kinds, qtys, prices, at, reasons)
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, insertExecutionSQL)
+	stmt, err := prepareIn(ctx, tx, insertExecutionSQL)
 	if err != nil {
 		return err
 	}

@@ -11,3 +11,21 @@ import (
 func (d *DB) SettleTx(ctx context.Context, j ports.Job, o ports.Outcome) error {
 	return d.settleAll(ctx, []settlement{{job: j, outcome: o}})
 }
+
+// Listening reports whether the PostgreSQL listener has a connection that
+// listens for notifications.
+func (d *DB) Listening() bool { return d.listener != nil && d.listener.listening.Load() }
+
+// ListenerRunning reports whether the listener's goroutine was started and
+// has not ended.
+func (d *DB) ListenerRunning() bool {
+	if d.listener == nil || d.listener.done == nil {
+		return false
+	}
+	select {
+	case <-d.listener.done:
+		return false
+	default:
+		return true
+	}
+}

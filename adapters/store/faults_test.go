@@ -46,8 +46,8 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 				t.Errorf("create %d: %v; want nil (the order is stored)", i, err)
 			}
 		}
-		if o, j := count(t, db, "orders"), count(t, db, "jobs"); o != n || j != n {
-			t.Errorf("%d orders, %d jobs; want %d of each", o, j, n)
+		if o, j, e := count(t, db, "orders"), count(t, db, "jobs"), count(t, db, "events"); o != n || j != n || e != n {
+			t.Errorf("%d orders, %d jobs, %d events; want %d of each", o, j, e, n)
 		}
 	})
 
@@ -199,8 +199,17 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 		if jobs, err := db.Claim(ctx, ports.Claim{Owner: "test", Now: t0.Add(time.Second), Lease: 30 * time.Second, Limit: 10}); err == nil || len(jobs) != 0 {
 			t.Errorf("Claim = %d jobs, %v; want an error and nothing", len(jobs), err)
 		}
-		if again := mustClaim(t, db, t0.Add(2*time.Second), 10); len(again) != 5 {
-			t.Errorf("the next claim got %d jobs; want all 5", len(again))
+		// The server may hold the cut transaction's row locks until it
+		// notices the connection is gone; claims skip locked rows meanwhile.
+		got := 0
+		for deadline := time.Now().Add(10 * time.Second); got < 5 && time.Now().Before(deadline); {
+			got += len(mustClaim(t, db, t0.Add(2*time.Second), 10))
+			if got < 5 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if got != 5 {
+			t.Errorf("the next claims got %d jobs; want all 5", got)
 		}
 	})
 
@@ -242,6 +251,53 @@ func TestPostgresLostCommitAnswers(t *testing.T) {
 		if jobs := mustClaim(t, db, due, 10); len(jobs) != 1 || jobs[0].Order.ID != retried.Order.ID {
 			t.Errorf("due at the retry time: %d jobs; want the retried one alone", len(jobs))
 		}
+		// Three created, one placed, one rejected: each once.
+		if n := count(t, db, "events"); n != 5 {
+			t.Errorf("%d events; want 5, none written twice", n)
+		}
+	})
+
+	t.Run("deliveries whose claim and settle commit answers are dropped are leased and settled once", func(t *testing.T) {
+		db, px := openThroughProxy(t)
+		mustWebhook(t, db, testAccount, t0)
+		for i := range 3 {
+			mustCreate(t, db, newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), false))
+		}
+		sequence(t, db)
+		now := t0.Add(time.Hour)
+		px.DropCommitReplies(1)
+		ds := claimDeliveries(t, db, "a", now, 10, 10)
+		if len(ds) != 3 || px.Faults() != 1 {
+			t.Fatalf("claim with its commit answer dropped got %d after %d faults; want 3 after 1", len(ds), px.Faults())
+		}
+		due := now.Add(time.Minute)
+		for i, o := range []ports.DeliveryOutcome{
+			{Result: ports.Delivered, At: now},
+			{Result: ports.RetryDelivery, At: now, Due: due, Cause: "HTTP 503"},
+			{Result: ports.EndpointGone, At: now},
+		} {
+			before := px.Faults()
+			px.DropCommitReplies(1)
+			if err := db.SettleDelivery(ctx, ds[i], o); err != nil {
+				t.Errorf("settle %d with its commit answer dropped: %v; want nil", o.Result, err)
+			}
+			if px.Faults() != before+1 {
+				t.Errorf("settle %d: no commit answer was dropped", o.Result)
+			}
+			if i == 1 {
+				if again := claimDeliveries(t, db, "b", due, 10, 10); len(again) != 1 || again[0].Attempts != 1 {
+					t.Fatalf("after the retry: claimed %d; want 1 with 1 attempt", len(again))
+				} else {
+					ds[2] = again[0] // the lease the 410 is settled under
+				}
+			}
+		}
+		if hooks, _ := db.Webhooks(ctx, testAccount); len(hooks) != 1 || !hooks[0].DisabledAt.Equal(now) {
+			t.Errorf("webhook after 410: %+v; want disabled at %v", hooks, now)
+		}
+		if n := count(t, db, "webhook_deliveries"); n != 0 {
+			t.Errorf("%d deliveries left; want 0", n)
+		}
 	})
 }
 
@@ -272,6 +328,10 @@ func TestPostgresLostCommitAnswersOfTheFeed(t *testing.T) {
 	}
 	if n := count(t, db, "jobs"); n != 1 {
 		t.Errorf("%d jobs; want the one cancel job", n)
+	}
+	// created, placed, partially filled, pending cancel: each once.
+	if n := count(t, db, "events"); n != 4 {
+		t.Errorf("%d events; want 4, none written twice", n)
 	}
 }
 

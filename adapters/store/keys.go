@@ -36,12 +36,15 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
-	row := toRow(o)
 	if o.Account == "" {
 		return domain.Order{}, false, fmt.Errorf("store: order %s has no account: %w", o.ID, domain.ErrInvalid)
 	}
+	c, err := newCreation(o)
+	if err != nil {
+		return domain.Order{}, false, fmt.Errorf("store: create order %s: %w", o.ID, err)
+	}
+	row := c.row
 	k := &keyRow{Account: string(o.Account), Key: string(key), Fingerprint: o.Fingerprint(), OrderID: row.ID, CreatedAt: row.CreatedAt}
-	var err error
 	// Three tries: one may end with an unknown outcome, and a key purged
 	// between a failed insert and the read that follows is free again.
 	for range 3 {
@@ -52,7 +55,7 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 			if _, err := tx.NewInsert().Model(k).Exec(ctx); err != nil {
 				return err
 			}
-			return insertWithJobs(ctx, tx, row)
+			return insertCreations(ctx, tx, c)
 		})
 		if err == nil {
 			return o, false, nil

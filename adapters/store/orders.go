@@ -103,7 +103,11 @@ func (d *DB) Create(ctx context.Context, o domain.Order) error {
 	if o.Account == "" {
 		return fmt.Errorf("store: order %s has no account: %w", o.ID, domain.ErrInvalid)
 	}
-	if err := d.creates.do(ctx, toRow(o)); err != nil {
+	c, err := newCreation(o)
+	if err != nil {
+		return fmt.Errorf("store: create order %s: %w", o.ID, err)
+	}
+	if err := d.creates.do(ctx, c); err != nil {
 		if errors.Is(err, domain.ErrConflict) || errors.Is(err, errClosed) {
 			return err
 		}
@@ -310,12 +314,12 @@ func sqliteTime(t time.Time) string {
 }
 
 func insertWithJobsPrepared(ctx context.Context, tx bun.Tx, rows []*orderRow) error {
-	orders, err := tx.PrepareContext(ctx, insertOrderSQL)
+	orders, err := prepareIn(ctx, tx, insertOrderSQL)
 	if err != nil {
 		return err
 	}
 	defer orders.Close()
-	jobs, err := tx.PrepareContext(ctx, insertJobSQL)
+	jobs, err := prepareIn(ctx, tx, insertJobSQL)
 	if err != nil {
 		return err
 	}
@@ -337,9 +341,39 @@ func insertWithJobsPrepared(ctx context.Context, tx bun.Tx, rows []*orderRow) er
 	return nil
 }
 
-func (d *DB) createAll(ctx context.Context, rows []*orderRow) error {
+// creation is one Create waiting for its group commit: the order's row
+// and its order.created event.
+type creation struct {
+	row   *orderRow
+	event eventRow
+}
+
+func newCreation(o domain.Order) (creation, error) {
+	ev, err := newEventRow(o, domain.Event{Type: domain.EventCreated})
+	if err != nil {
+		return creation{}, err
+	}
+	ev.OccurredAt = utcMicro(o.CreatedAt)
+	return creation{row: toRow(o), event: ev}, nil
+}
+
+// insertCreations writes new orders with their jobs and their
+// order.created events.
+func insertCreations(ctx context.Context, tx bun.Tx, cs ...creation) error {
+	rows := make([]*orderRow, len(cs))
+	events := make([]eventRow, len(cs))
+	for i, c := range cs {
+		rows[i], events[i] = c.row, c.event
+	}
+	if err := insertWithJobs(ctx, tx, rows...); err != nil {
+		return err
+	}
+	return insertEvents(ctx, tx, events)
+}
+
+func (d *DB) createAll(ctx context.Context, cs []creation) error {
 	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		return insertWithJobs(ctx, tx, rows...)
+		return insertCreations(ctx, tx, cs...)
 	})
 }
 
@@ -352,10 +386,11 @@ func (d *DB) createAll(ctx context.Context, rows []*orderRow) error {
 // first transaction if the server is still committing it; either way it
 // then writes the order or finds it stored. An order found stored with
 // exactly the fields of ours is ours: Create succeeds.
-func (d *DB) createOne(ctx context.Context, row *orderRow) error {
+func (d *DB) createOne(ctx context.Context, c creation) error {
+	row := c.row
 	insert := func() error {
 		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			return insertWithJobs(ctx, tx, row)
+			return insertCreations(ctx, tx, c)
 		})
 	}
 	err := insert()
@@ -481,7 +516,7 @@ func updateOrders(ctx context.Context, tx bun.Tx, orders []domain.Order) error {
 		_, err := tx.Tx.ExecContext(ctx, updateOrdersUnnestSQL, prepared, ids, statuses, updated, filled, attempts, placedAt, lastErrors)
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, updateOrderSQL)
+	stmt, err := prepareIn(ctx, tx, updateOrderSQL)
 	if err != nil {
 		return err
 	}
@@ -548,7 +583,7 @@ func cancelIn(ctx context.Context, tx bun.Tx, account domain.Account, id domain.
 		return domain.Order{}, err
 	}
 	sent := errors.Is(err, sql.ErrNoRows) || place.Attempts > 0
-	n, _, err := apply(o, sent)
+	n, events, err := apply(o, sent)
 	if err != nil {
 		return domain.Order{}, err
 	}
@@ -556,6 +591,13 @@ func cancelIn(ctx context.Context, tx bun.Tx, account domain.Account, id domain.
 		return n, nil // asked again: nothing changes
 	}
 	if err := updateOrders(ctx, tx, []domain.Order{n}); err != nil {
+		return domain.Order{}, err
+	}
+	rows, err := eventRows(nil, n, events)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	if err := insertEvents(ctx, tx, rows); err != nil {
 		return domain.Order{}, err
 	}
 	switch {

@@ -195,18 +195,25 @@ func (d *DB) settleAll(ctx context.Context, ss []settlement) error {
 			return err
 		}
 		before := maps.Clone(orders)
+		var events []eventRow
 		for _, s := range ss {
 			o, ok := orders[s.job.Order.ID.String()]
 			if !ok {
 				return fmt.Errorf("order %s: %w", s.job.Order.ID, domain.ErrNotFound)
 			}
-			n, err := settleIn(ctx, tx, o, s)
+			n, evs, err := settleIn(ctx, tx, o, s)
 			if err != nil {
+				return err
+			}
+			if events, err = eventRows(events, n, evs); err != nil {
 				return err
 			}
 			orders[o.ID.String()] = n
 		}
-		return updateOrders(ctx, tx, changedOrders(before, orders))
+		if err := updateOrders(ctx, tx, changedOrders(before, orders)); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
 	})
 }
 
@@ -225,8 +232,8 @@ func (d *DB) settleOne(ctx context.Context, s settlement) error {
 }
 
 // settleIn applies one settlement to order o, inside tx, and returns the
-// order after it.
-func settleIn(ctx context.Context, tx bun.Tx, o domain.Order, s settlement) (domain.Order, error) {
+// order after it with the events of the change.
+func settleIn(ctx context.Context, tx bun.Tx, o domain.Order, s settlement) (domain.Order, []domain.Event, error) {
 	j, out := s.job, s.outcome
 	id := o.ID.String()
 	switch {
@@ -234,52 +241,52 @@ func settleIn(ctx context.Context, tx bun.Tx, o domain.Order, s settlement) (dom
 		if err := fence(ctx, tx, j, func(q *bun.UpdateQuery) *bun.UpdateQuery {
 			return q.Set("due_at = ?", out.Due.UTC()).Set("lease_owner = NULL")
 		}); err != nil {
-			return o, err
+			return o, nil, err
 		}
 		if j.Kind == ports.JobPlace {
 			o.PlacementAttempts = j.Attempt
 		}
 		o.LastError = out.Cause
-		return o, nil
+		return o, nil, nil
 	case j.Kind == ports.JobPlace && out.Result == ports.Done:
 		// Not fenced: the acknowledgement stands whoever held the lease.
-		n, _, err := domain.Acknowledge(o, out.At)
+		n, events, err := domain.Acknowledge(o, out.At)
 		if err != nil {
-			return o, err
+			return o, nil, err
 		}
 		n.PlacementAttempts = max(n.PlacementAttempts, j.Attempt)
 		if err := deleteJob(ctx, tx, id, ports.JobPlace); err != nil {
-			return o, err
+			return o, nil, err
 		}
 		// A cancel requested meanwhile may go out now.
 		_, err = tx.NewUpdate().Model((*jobRow)(nil)).Set("due_at = ?", out.At.UTC()).
 			Where("order_id = ?", id).Where("kind = ?", string(ports.JobCancel)).Where("due_at IS NULL").
 			Exec(ctx)
-		return n, err
+		return n, events, err
 	case j.Kind == ports.JobPlace && out.Result == ports.Refused:
 		res, err := tx.NewDelete().Model((*jobRow)(nil)).
 			Where("order_id = ?", id).Where("kind = ?", string(ports.JobPlace)).Where("attempts = ?", j.Attempt).
 			Exec(ctx)
 		if err := leaseHeld(res, err); err != nil {
-			return o, err
+			return o, nil, err
 		}
-		n, _, err := domain.Reject(o, out.Cause, out.At)
+		n, events, err := domain.Reject(o, out.Cause, out.At)
 		if err != nil {
-			return o, err
+			return o, nil, err
 		}
 		n.PlacementAttempts = max(n.PlacementAttempts, j.Attempt)
 		if n.Status.Terminal() {
 			err = deleteJob(ctx, tx, id, ports.JobCancel)
 		}
-		return n, err
+		return n, events, err
 	default: // a cancel request the exchange took or refused
 		if err := deleteJob(ctx, tx, id, ports.JobCancel); err != nil {
-			return o, err
+			return o, nil, err
 		}
 		if out.Result == ports.Refused {
 			o.LastError = out.Cause
 		}
-		return o, nil
+		return o, nil, nil
 	}
 }
 

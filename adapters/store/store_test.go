@@ -732,6 +732,7 @@ func runContractSuite(t *testing.T, open func(testing.TB) *store.DB) {
 
 	t.Run("lifecycle", func(t *testing.T) { runLifecycleSuite(t, open) })
 	t.Run("accounts", func(t *testing.T) { runAccountSuite(t, open) })
+	t.Run("events", func(t *testing.T) { runEventSuite(t, open) })
 
 	t.Run("migrate is idempotent", func(t *testing.T) {
 		db := open(t)

@@ -1,0 +1,448 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
+)
+
+// eventRow is one stored event. On PostgreSQL ID is NULL until the
+// sequencer numbers it; on SQLite it is Seq.
+type eventRow struct {
+	bun.BaseModel `bun:"table:events"`
+
+	Seq        int64          `bun:"seq,pk,autoincrement"`
+	ID         sql.NullInt64  `bun:"id,scanonly"`
+	Account    string         `bun:"account"`
+	OrderID    string         `bun:"order_id"`
+	Type       string         `bun:"type"`
+	OccurredAt time.Time      `bun:"occurred_at"`
+	OrderDoc   string         `bun:"order_doc"`
+	Fill       sql.NullString `bun:"fill"`
+}
+
+// orderDoc is the JSON form of an order in an event: decimals as strings,
+// times in UTC to the microsecond. It is the store's own; clients see the
+// domain's order, mapped by the HTTP adapter.
+type orderDoc struct {
+	ID                string     `json:"id"`
+	Account           string     `json:"account"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	Type              string     `json:"type"`
+	Side              string     `json:"side"`
+	Instrument        string     `json:"instrument"`
+	LimitPrice        *string    `json:"limit_price"`
+	Quantity          int64      `json:"quantity"`
+	Status            string     `json:"status"`
+	Fills             []fillDoc  `json:"fills"`
+	PlacementAttempts int        `json:"placement_attempts"`
+	PlacedAt          *time.Time `json:"placed_at"`
+	LastError         string     `json:"last_error"`
+}
+
+type fillDoc struct {
+	ExecID     string    `json:"exec_id"`
+	Quantity   int64     `json:"quantity"`
+	Price      string    `json:"price"`
+	ExecutedAt time.Time `json:"executed_at"`
+}
+
+func utcMicro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func toFillDoc(f domain.Fill) fillDoc {
+	return fillDoc{ExecID: f.ExecID, Quantity: f.Quantity, Price: f.Price.String(), ExecutedAt: utcMicro(f.ExecutedAt)}
+}
+
+func (f fillDoc) toDomain() (domain.Fill, error) {
+	p, err := domain.ParsePrice(f.Price)
+	if err != nil {
+		return domain.Fill{}, fmt.Errorf("fill %s: price %q: %w", f.ExecID, f.Price, err)
+	}
+	return domain.Fill{ExecID: f.ExecID, Quantity: f.Quantity, Price: p, ExecutedAt: f.ExecutedAt.UTC()}, nil
+}
+
+func toOrderDoc(o domain.Order) orderDoc {
+	d := orderDoc{
+		ID: o.ID.String(), Account: string(o.Account), CreatedAt: utcMicro(o.CreatedAt), UpdatedAt: utcMicro(o.UpdatedAt),
+		Type: string(o.Type), Side: string(o.Side), Instrument: string(o.Instrument), Quantity: o.Quantity,
+		Status: string(o.Status), Fills: make([]fillDoc, 0, len(o.Fills)), PlacementAttempts: o.PlacementAttempts,
+		LastError: o.LastError,
+	}
+	if o.LimitPrice != nil {
+		s := o.LimitPrice.String()
+		d.LimitPrice = &s
+	}
+	for _, f := range o.Fills {
+		d.Fills = append(d.Fills, toFillDoc(f))
+	}
+	if !o.PlacedAt.IsZero() {
+		t := utcMicro(o.PlacedAt)
+		d.PlacedAt = &t
+	}
+	return d
+}
+
+func (d *orderDoc) toDomain() (domain.Order, error) {
+	id, err := domain.ParseID(d.ID)
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("order id %q: %w", d.ID, err)
+	}
+	o := domain.Order{
+		ID: id, Account: domain.Account(d.Account), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		Type: domain.Type(d.Type), Side: domain.Side(d.Side), Instrument: domain.ISIN(d.Instrument), Quantity: d.Quantity,
+		Status: domain.Status(d.Status), PlacementAttempts: d.PlacementAttempts, LastError: d.LastError,
+	}
+	if d.LimitPrice != nil {
+		p, err := domain.ParsePrice(*d.LimitPrice)
+		if err != nil {
+			return domain.Order{}, fmt.Errorf("order %s: limit price %q: %w", d.ID, *d.LimitPrice, err)
+		}
+		o.LimitPrice = &p
+	}
+	for _, f := range d.Fills {
+		df, err := f.toDomain()
+		if err != nil {
+			return domain.Order{}, err
+		}
+		o.Fills = append(o.Fills, df)
+	}
+	if d.PlacedAt != nil {
+		o.PlacedAt = d.PlacedAt.UTC()
+	}
+	return o, nil
+}
+
+// newEventRow returns the row of event e of order o, o as after the
+// change. The change happened when o was last updated.
+func newEventRow(o domain.Order, e domain.Event) (eventRow, error) {
+	doc, err := json.Marshal(toOrderDoc(o))
+	if err != nil {
+		return eventRow{}, err
+	}
+	r := eventRow{
+		Account: string(o.Account), OrderID: o.ID.String(), Type: string(e.Type),
+		OccurredAt: utcMicro(o.UpdatedAt), OrderDoc: string(doc),
+	}
+	if e.Fill != nil {
+		f, err := json.Marshal(toFillDoc(*e.Fill))
+		if err != nil {
+			return eventRow{}, err
+		}
+		r.Fill = sql.NullString{String: string(f), Valid: true}
+	}
+	return r, nil
+}
+
+// eventRows appends the rows of o's events to rows.
+func eventRows(rows []eventRow, o domain.Order, events []domain.Event) ([]eventRow, error) {
+	for _, e := range events {
+		r, err := newEventRow(o, e)
+		if err != nil {
+			return rows, fmt.Errorf("event %s of order %s: %w", e.Type, o.ID, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func (r *eventRow) toDomain() (domain.OrderEvent, error) {
+	var doc orderDoc
+	if err := json.Unmarshal([]byte(r.OrderDoc), &doc); err != nil {
+		return domain.OrderEvent{}, fmt.Errorf("store: corrupt event %d: %w", r.Seq, err)
+	}
+	o, err := doc.toDomain()
+	if err != nil {
+		return domain.OrderEvent{}, fmt.Errorf("store: corrupt event %d: %w", r.Seq, err)
+	}
+	e := domain.OrderEvent{
+		ID: domain.EventID(r.ID.Int64), Account: domain.Account(r.Account), Type: domain.EventType(r.Type),
+		OccurredAt: r.OccurredAt.UTC(), Order: o,
+	}
+	if r.Fill.Valid {
+		var f fillDoc
+		if err := json.Unmarshal([]byte(r.Fill.String), &f); err != nil {
+			return domain.OrderEvent{}, fmt.Errorf("store: corrupt event %d: %w", r.Seq, err)
+		}
+		df, err := f.toDomain()
+		if err != nil {
+			return domain.OrderEvent{}, fmt.Errorf("store: corrupt event %d: %w", r.Seq, err)
+		}
+		e.Fill = &df
+	}
+	return e, nil
+}
+
+func toOrderEvents(rows []eventRow) ([]domain.OrderEvent, error) {
+	out := make([]domain.OrderEvent, 0, len(rows))
+	for i := range rows {
+		e, err := rows[i].toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// wroteEventsKey marks a write transaction's context; insertEvents sets
+// the flag it carries so that writeTx signals readers after the commit.
+type wroteEventsKey struct{}
+
+// insertEvents writes events and, for each, one delivery per enabled
+// webhook of its account, due at once. On PostgreSQL that is one statement
+// over arrays, whatever the number of events; on SQLite one prepared
+// statement per event, whose trigger writes its deliveries.
+func insertEvents(ctx context.Context, tx bun.Tx, rows []eventRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if wrote, ok := ctx.Value(wroteEventsKey{}).(*bool); ok {
+		*wrote = true
+	}
+	if tx.Dialect().Name() == dialect.PG {
+		return insertEventsUnnest(ctx, tx, rows)
+	}
+	return insertEventsPrepared(ctx, tx, rows)
+}
+
+const (
+	insertEventsUnnestSQL = `WITH ev AS (
+		INSERT INTO events (account, order_id, type, occurred_at, order_doc, fill)
+		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+		RETURNING seq, account, occurred_at)
+	INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, attempts, enqueued_at)
+	SELECT w.id, ev.seq, ev.occurred_at, 0, ev.occurred_at
+	FROM ev JOIN webhooks AS w ON w.account = ev.account AND w.disabled_at IS NULL`
+	insertEventSQL = `INSERT INTO events (account, order_id, type, occurred_at, order_doc, fill) VALUES (?, ?, ?, ?, ?, ?)`
+)
+
+func insertEventsUnnest(ctx context.Context, tx bun.Tx, rows []eventRow) error {
+	n := len(rows)
+	accounts, orderIDs, types, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at, fills := make([]time.Time, n), make([]*string, n)
+	for i := range rows {
+		r := &rows[i]
+		accounts[i], orderIDs[i], types[i], docs[i], at[i] = r.Account, r.OrderID, r.Type, r.OrderDoc, r.OccurredAt
+		if r.Fill.Valid {
+			fills[i] = &r.Fill.String
+		}
+	}
+	_, err := tx.Tx.ExecContext(ctx, insertEventsUnnestSQL, prepared, accounts, orderIDs, types, at, docs, fills)
+	return err
+}
+
+func insertEventsPrepared(ctx context.Context, tx bun.Tx, rows []eventRow) error {
+	// The deliveries follow, from the trigger events_deliveries.
+	stmt, err := prepareIn(ctx, tx, insertEventSQL)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range rows {
+		r := &rows[i]
+		if _, err := stmt.ExecContext(ctx, r.Account, r.OrderID, r.Type, sqliteTime(r.OccurredAt), r.OrderDoc, r.Fill); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventIDColumn names the column queries find events by ID in: on SQLite
+// the ID is seq, the rowid, which its indexes hold.
+func eventIDColumn(db bun.IDB) string {
+	if db.Dialect().Name() == dialect.SQLite {
+		return "seq"
+	}
+	return "id"
+}
+
+// seqOfEvent returns what a query compares event_seq with to find event
+// id's deliveries: on SQLite the ID itself.
+func seqOfEvent(db bun.IDB, id domain.EventID) any {
+	if db.Dialect().Name() == dialect.SQLite {
+		return int64(id)
+	}
+	return db.NewSelect().Table("events").Column("seq").Where("id = ?", int64(id))
+}
+
+// sequenceLockKey is the PostgreSQL advisory lock that makes one
+// SequenceEvents run at a time in the whole database ("ogevents" in ASCII).
+const sequenceLockKey = 0x6f676576656e7473
+
+// sequenceSQL numbers every event without an ID, in the order they were
+// written, from the largest ID given (or purged) on. It runs after the
+// lock, as a statement of its own: under READ COMMITTED its snapshot then
+// holds everything committed before, the numbers the previous sequencer
+// gave included.
+const sequenceSQL = `WITH top AS (
+		SELECT GREATEST((SELECT max(id) FROM events), (SELECT purged_through FROM event_meta), 0) AS n),
+	todo AS (
+		SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM events WHERE id IS NULL)
+	UPDATE events AS e SET id = top.n + todo.rn FROM todo, top WHERE e.seq = todo.seq`
+
+// SequenceEvents gives IDs to the events committed without one (see
+// ports.Events). On PostgreSQL it holds a transaction-level advisory lock
+// while it numbers them and notifies the channel ordergate_events before
+// committing; SQLite events have their IDs already, and it returns 0.
+func (d *DB) SequenceEvents(ctx context.Context) (int, error) {
+	if d.dialect == SQLite {
+		return 0, nil
+	}
+	var n int64
+	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(sequenceLockKey)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, sequenceSQL)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		// The payload names the schema, so that databases shared by
+		// schemas (tests) wake only their own listeners.
+		_, err = tx.ExecContext(ctx, "SELECT pg_notify(?, current_schema())", eventsChannel)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: sequence events: %w", err)
+	}
+	if n > 0 {
+		d.signal.notify()
+	}
+	return int(n), nil
+}
+
+// LastEventID returns the largest event ID given, 0 if none.
+func (d *DB) LastEventID(ctx context.Context) (domain.EventID, error) {
+	var n int64
+	q := `SELECT GREATEST(COALESCE((SELECT max(id) FROM events), 0), (SELECT purged_through FROM event_meta))`
+	if d.dialect == SQLite {
+		q = `SELECT max(COALESCE((SELECT max(seq) FROM events), 0), (SELECT purged_through FROM event_meta))`
+	}
+	if err := d.db.NewRaw(q).Scan(ctx, &n); err != nil {
+		return 0, fmt.Errorf("store: last event id: %w", err)
+	}
+	return domain.EventID(n), nil
+}
+
+// purgedThrough returns the largest event ID purged.
+func purgedThrough(ctx context.Context, db bun.IDB) (int64, error) {
+	var n int64
+	err := db.NewRaw(`SELECT purged_through FROM event_meta`).Scan(ctx, &n)
+	return n, err
+}
+
+// EventsAfter returns the events after q.After (see ports.Events).
+func (d *DB) EventsAfter(ctx context.Context, q ports.EventQuery) ([]domain.OrderEvent, error) {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("store: events limit %d must be at least 1", q.Limit)
+	}
+	var rows []eventRow
+	sel := d.db.NewSelect().Model(&rows).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
+		Where("? > ?", bun.Ident(eventIDColumn(d.db)), int64(q.After)).OrderExpr("?", bun.Ident(eventIDColumn(d.db))).Limit(int64(q.Limit))
+	if q.Account != "" {
+		sel = sel.Where("account = ?", string(q.Account))
+	}
+	if err := sel.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("store: events after %d: %w", q.After, err)
+	}
+	// Read after the events: a purge that took some of them away between
+	// the two shows here.
+	if q.After > 0 {
+		purged, err := purgedThrough(ctx, d.db)
+		if err != nil {
+			return nil, fmt.Errorf("store: events after %d: %w", q.After, err)
+		}
+		if int64(q.After) < purged {
+			return nil, fmt.Errorf("store: events after %d, purged through %d: %w", q.After, purged, domain.ErrEventsGone)
+		}
+	}
+	return toOrderEvents(rows)
+}
+
+// OrderEvents returns the events of account's order id, oldest first (see
+// ports.Events). Events committed but not yet numbered are numbered first.
+func (d *DB) OrderEvents(ctx context.Context, account domain.Account, id domain.ID) ([]domain.OrderEvent, error) {
+	n, err := d.db.NewSelect().Model((*orderRow)(nil)).Where("id = ?", id.String()).Where("account = ?", string(account)).Count(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of order %s: %w", id, err)
+	}
+	if n == 0 {
+		return nil, orderNotFound(id)
+	}
+	if d.dialect == Postgres {
+		unsequenced, err := d.db.NewSelect().Model((*eventRow)(nil)).Where("order_id = ?", id.String()).Where("id IS NULL").Exists(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: events of order %s: %w", id, err)
+		}
+		if unsequenced {
+			if _, err := d.SequenceEvents(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var rows []eventRow
+	if err := d.db.NewSelect().Model(&rows).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
+		Where("order_id = ?", id.String()).Where("account = ?", string(account)).Where("id IS NOT NULL").
+		OrderExpr("?", bun.Ident(eventIDColumn(d.db))).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("store: events of order %s: %w", id, err)
+	}
+	return toOrderEvents(rows)
+}
+
+// purgeBatch bounds the events one purge transaction deletes, so that a
+// large purge never holds its locks for long.
+const purgeBatch = 1000
+
+// PurgeEvents deletes the numbered events that occurred before t, with
+// their deliveries, in batches, and records the largest ID deleted: the
+// stream cannot be resumed below it.
+func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var seqs []int64
+			if err := tx.NewSelect().Model((*eventRow)(nil)).Column("seq").
+				Where("occurred_at < ?", before.UTC()).Where("id IS NOT NULL").
+				OrderExpr("seq").Limit(purgeBatch).Scan(ctx, &seqs); err != nil {
+				return err
+			}
+			if len(seqs) == 0 {
+				return nil
+			}
+			if _, err := tx.NewDelete().Table("webhook_deliveries").Where("event_seq IN (?)", bun.List(seqs)).Exec(ctx); err != nil {
+				return err
+			}
+			var ids []int64
+			if err := tx.NewDelete().Model((*eventRow)(nil)).Where("seq IN (?)", bun.List(seqs)).Returning("id").Scan(ctx, &ids); err != nil {
+				return err
+			}
+			top := int64(0)
+			for _, id := range ids {
+				top = max(top, id)
+			}
+			n = len(ids)
+			_, err := tx.NewUpdate().Table("event_meta").Set("purged_through = ?", top).Where("purged_through < ?", top).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("store: purge events: %w", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}

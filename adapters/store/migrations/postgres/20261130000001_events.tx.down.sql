@@ -1,0 +1,13 @@
+DROP TABLE webhook_deliveries;
+
+--bun:split
+
+DROP TABLE webhooks;
+
+--bun:split
+
+DROP TABLE event_meta;
+
+--bun:split
+
+DROP TABLE events;
