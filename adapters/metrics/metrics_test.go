@@ -141,7 +141,9 @@ func TestEventScrapeGaugesAreOptional(t *testing.T) {
 
 func TestEventScrapeFailureFailsTheScrape(t *testing.T) {
 	m := metrics.New(metrics.Config{
-		DeliveryStats: func(context.Context) (ports.DeliveryStats, error) { return ports.DeliveryStats{}, errors.New("database is locked") },
+		DeliveryStats: func(context.Context) (ports.DeliveryStats, error) {
+			return ports.DeliveryStats{}, errors.New("database is locked")
+		},
 	})
 	rec := httptest.NewRecorder()
 	m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
