@@ -265,3 +265,22 @@ func (w *WebhookDispatcher) settle(calls context.Context, d ports.Delivery, stat
 		log.Debug("webhook delivery failed; will retry", "cause", o.Cause, "due", o.Due)
 	}
 }
+
+// WakeOnEvents calls wake after every signal until ctx ends. Pass the
+// store's EventSignal and WebhookDispatcher.Wake: deliveries become
+// claimable when their events get IDs, which signals.
+func WakeOnEvents(ctx context.Context, signal ports.EventSignal, wake func()) {
+	c, stop := signal.EventsSignal()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-c:
+			if !ok {
+				return
+			}
+			wake()
+		}
+	}
+}

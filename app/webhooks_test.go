@@ -460,3 +460,25 @@ func TestNewWebhookDispatcherWantsRender(t *testing.T) {
 	}()
 	app.NewWebhookDispatcher(&mocks.DeliveriesMock{}, &mocks.WebhookSenderMock{}, newClock().mock(), nil, quietLogger(), app.WebhookConfig{})
 }
+
+func TestWakeOnEventsWakesAfterEverySignal(t *testing.T) {
+	sig, c, stopped := signalMock()
+	var wakes atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		app.WakeOnEvents(ctx, sig, func() { wakes.Add(1) })
+	}()
+	for want := int32(1); want <= 3; want++ {
+		c <- struct{}{}
+		waitFor(t, "a wake after the signal", func() bool { return wakes.Load() == want })
+	}
+	cancel()
+	<-done
+	select {
+	case <-stopped:
+	default:
+		t.Error("WakeOnEvents returned without stopping its signal subscription")
+	}
+}
