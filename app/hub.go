@@ -273,7 +273,8 @@ func (h *EventHub) read(ctx context.Context, account domain.Account, after domai
 
 // backfill hands s the stored events after last, page by page, starting
 // with page, until it has read past the hub's position p; then it makes s
-// live if the hub is still at p, and reads on otherwise. Registering only
+// live if the hub is still at p (or s is past the hub), and reads on
+// otherwise. Registering only
 // at an unchanged position is what makes the hand-over exact: the hub has
 // fanned out every event up to p and none after, and s has read every
 // event of its account up to p.
@@ -303,7 +304,10 @@ func (h *EventHub) backfill(s *subscription, p, last domain.EventID, page []doma
 				h.end(s, ErrHubStopped)
 			case s.ctx.Err() != nil:
 				h.end(s, context.Cause(s.ctx))
-			case h.pos == p:
+			// Or if s has read past wherever the hub is now: IDs follow
+			// commit order, so s has every event of its account up to
+			// last, and the hub every event up to its position.
+			case h.pos == p || last >= h.pos:
 				s.live, s.last = true, last
 				if h.subs[s.account] == nil {
 					h.subs[s.account] = map[*subscription]struct{}{}

@@ -235,7 +235,8 @@ func (w *WebhookDispatcher) settle(calls context.Context, d ports.Delivery, stat
 		if err != nil {
 			o.Cause = err.Error()
 		}
-		if now.Sub(d.Enqueued) > w.cfg.RetryFor {
+		// A delivery without its enqueue time is never given up.
+		if !d.Enqueued.IsZero() && now.Sub(d.Enqueued) > w.cfg.RetryFor {
 			o.Result = ports.GiveUp
 		} else {
 			o.Result, o.Due = ports.RetryDelivery, now.Add(w.Backoff(d.Attempts))

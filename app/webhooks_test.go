@@ -482,3 +482,16 @@ func TestWakeOnEventsWakesAfterEverySignal(t *testing.T) {
 		t.Error("WakeOnEvents returned without stopping its signal subscription")
 	}
 }
+
+func TestWebhookWithoutEnqueueTimeIsRetriedNotGivenUp(t *testing.T) {
+	clk := newClock()
+	d := testDelivery(t, testWebhook(t, "wh_1"), 7, 5)
+	d.Enqueued = time.Time{}
+	store := onceDeliveries(d)
+	w := newWebhookDispatcher(store, statusSender(500), clk.mock(), nil, app.WebhookConfig{})
+	runWebhooks(t, w)
+	waitFor(t, "the delivery settled", func() bool { return len(store.SettleDeliveryCalls()) == 1 })
+	if o := store.SettleDeliveryCalls()[0].O; o.Result != ports.RetryDelivery {
+		t.Errorf("outcome %v; want RetryDelivery", o.Result)
+	}
+}
