@@ -30,6 +30,7 @@ type memEvents struct {
 
 	failLast atomic.Int32 // LastEventID fails this many more times
 	failAll  atomic.Int32 // reads of every account fail this many more times
+	goneAll  atomic.Int32 // reads of every account find their events purged this many more times
 	*mocks.EventsMock
 }
 
@@ -52,6 +53,9 @@ func newMemEvents() *memEvents {
 func (m *memEvents) eventsAfter(ctx context.Context, q ports.EventQuery) ([]domain.OrderEvent, error) {
 	if q.Account == "" && m.failAll.Add(-1) >= 0 {
 		return nil, errors.New("database is locked")
+	}
+	if q.Account == "" && m.goneAll.Add(-1) >= 0 {
+		return nil, fmt.Errorf("after %d: %w", q.After, domain.ErrEventsGone)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -405,4 +409,50 @@ func TestHubCountsStreamedEvents(t *testing.T) {
 		return n
 	}
 	waitFor(t, "six events counted", func() bool { return sum() == 6 })
+}
+
+// TestHubThatFellBehindEndsItsStreamsAndGoesOn makes the hub's own read
+// find its next events purged: its streams end (their clients resume or
+// learn their events are gone) and new streams work.
+func TestHubThatFellBehindEndsItsStreamsAndGoesOn(t *testing.T) {
+	store := newMemEvents()
+	h, _ := startHub(t, store, nil, app.HubConfig{})
+	old := subscribe(t, h, "acc", 0)
+	waitFor(t, "the stream live", func() bool { return app.LiveStreams(h, "acc") == 1 })
+	store.goneAll.Store(1)
+	drain(t, old)
+	if err := old.Err(); !errors.Is(err, domain.ErrEventsGone) {
+		t.Errorf("Err of a stream the hub could not follow = %v; want ErrEventsGone", err)
+	}
+	s := subscribe(t, h, "acc", 0)
+	waitFor(t, "the new stream live", func() bool { return app.LiveStreams(h, "acc") == 1 })
+	ev := store.add("acc")
+	if got, ok := next(t, s); !ok || got.ID != ev.ID {
+		t.Fatalf("new stream got %d (open %v); want %d", got.ID, ok, ev.ID)
+	}
+}
+
+func TestHubSubscribeWaitsForRun(t *testing.T) {
+	store := newMemEvents()
+	h := app.NewEventHub(store, nil, nil, quietLogger(), app.HubConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.Subscribe(ctx, "acc", 0)
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("Subscribe returned %v before Run started", err)
+	default:
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Subscribe with its context cancelled while waiting = %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Subscribe did not return when its context ended")
+	}
 }
