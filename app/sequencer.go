@@ -82,7 +82,7 @@ func PurgeEvents(ctx context.Context, events ports.Events, clock ports.Clock, re
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
 		n, err := events.PurgeEvents(ctx, clock.Now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -92,7 +92,6 @@ func PurgeEvents(ctx context.Context, events ports.Events, clock ports.Clock, re
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-t.C:
 		}
 	}
