@@ -456,3 +456,35 @@ func TestHubSubscribeWaitsForRun(t *testing.T) {
 		t.Fatal("Subscribe did not return when its context ended")
 	}
 }
+
+// TestHubBackfillReadsOnlyAsFastAsTheClient catches up a client over a
+// long history: the store is read a page at a time as the client takes
+// events, never the whole history ahead of it.
+func TestHubBackfillReadsOnlyAsFastAsTheClient(t *testing.T) {
+	store := newMemEvents()
+	for range 100 {
+		store.add("acc")
+	}
+	const page = 4
+	h, _ := startHub(t, store, nil, app.HubConfig{Buffer: page, Page: page, Poll: time.Hour})
+	s := subscribe(t, h, "acc", 0)
+	reads := func() int {
+		n := 0
+		for _, c := range store.EventsAfterCalls() {
+			if c.Q.Account == "acc" {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 1; i <= 100; i++ {
+		ev, ok := next(t, s)
+		if !ok || ev.ID != domain.EventID(i) {
+			t.Fatalf("event %d: got %d (open %v)", i, ev.ID, ok)
+		}
+		// A full channel and one page in hand: at most two pages ahead.
+		if r, most := reads(), i/page+3; r > most {
+			t.Fatalf("after the client took %d events the store was read %d times; want at most %d", i, r, most)
+		}
+	}
+}
