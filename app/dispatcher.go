@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -82,8 +79,7 @@ type Dispatcher struct {
 	cfg      DispatcherConfig
 	log      *slog.Logger
 
-	wake  chan struct{}
-	freed chan struct{}
+	loop *leaseLoop[ports.Job]
 }
 
 // NewDispatcher returns a Dispatcher over outbox and exchange, or an error
@@ -116,11 +112,10 @@ func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clo
 		return nil, fmt.Errorf("dispatcher: lease %s must exceed call timeout %s", cfg.Lease, cfg.CallTimeout)
 	}
 	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		cfg.Owner = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatUint(rand.Uint64()&0xffffff, 16) //nolint:gosec // G404: a tag to tell owners apart, not a secret
+		cfg.Owner = defaultOwner()
 	}
 	if cfg.Jitter == nil {
-		cfg.Jitter = func(max time.Duration) time.Duration { return rand.N(max + 1) } //nolint:gosec // G404: backoff jitter, not a secret
+		cfg.Jitter = uniformJitter
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -128,133 +123,38 @@ func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clo
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		outbox:   outbox,
 		exchange: exchange,
 		clock:    clock,
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "dispatcher", "owner", cfg.Owner),
-		wake:     make(chan struct{}, 1),
-		freed:    make(chan struct{}, 1),
-	}, nil
+	}
+	d.loop = newLeaseLoop[ports.Job]("placement jobs", cfg.Concurrency, cfg.PollInterval, cfg.ShutdownGrace, d.log)
+	if cfg.Gate != nil {
+		d.loop.ready = cfg.Gate.Ready
+	}
+	d.loop.claim = d.claim
+	d.loop.release = d.release
+	d.loop.run = func(calls context.Context, j ports.Job) func() {
+		took, err := d.place(calls, j)
+		return func() { d.settle(calls, j, err, took) }
+	}
+	return d, nil
 }
 
 // Wake tells the dispatcher that a job may be due now, so it claims at once
 // instead of at the next poll. It never blocks.
-func (d *Dispatcher) Wake() { signal(d.wake) }
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
+func (d *Dispatcher) Wake() { signal(d.loop.wake) }
 
 // Run dispatches until ctx is cancelled, then stops claiming, gives
 // in-flight exchange calls up to ShutdownGrace to finish, cancels the rest,
 // records every outcome and returns. Interrupted jobs become due at once, so
 // another dispatcher takes them over without waiting for their lease.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	calls, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelCalls()
-	var grace *time.Timer
-	var graceMu sync.Mutex
-	stopWatch := context.AfterFunc(ctx, func() {
-		graceMu.Lock()
-		grace = time.AfterFunc(d.cfg.ShutdownGrace, cancelCalls)
-		graceMu.Unlock()
-	})
-	defer func() {
-		stopWatch()
-		graceMu.Lock()
-		if grace != nil {
-			grace.Stop()
-		}
-		graceMu.Unlock()
-	}()
-
-	poll := time.NewTicker(d.cfg.PollInterval)
-	defer poll.Stop()
-	slots := make(chan struct{}, d.cfg.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-
 	d.log.Info("dispatcher started", "concurrency", d.cfg.Concurrency, "lease", d.cfg.Lease)
-	// With most slots busy, wait briefly for a few more to free up, so that
-	// one claim transaction fills several instead of one each.
-	minClaim := max(1, d.cfg.Concurrency/16)
-	for ctx.Err() == nil {
-		free := cap(slots) - len(slots)
-		if free == 0 {
-			select {
-			case <-d.freed:
-			case <-ctx.Done():
-			}
-			continue
-		}
-		if free < minClaim && len(slots) > 0 {
-			d.coalesce(ctx, slots, minClaim)
-			free = cap(slots) - len(slots)
-		}
-		var jobs []ports.Job
-		var err error
-		if d.cfg.Gate != nil && !d.cfg.Gate.Ready() {
-			err = errExchangeHeld // wait for the next poll, then ask again
-		} else if jobs, err = d.claim(ctx, free); err != nil && ctx.Err() == nil {
-			d.log.Error("claim placement jobs", "err", err)
-		}
-		if ctx.Err() != nil {
-			d.release(ctx, jobs) // claimed as shutdown began: hand them back unstarted
-			break
-		}
-		for _, j := range jobs {
-			slots <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				took, err := d.place(calls, j)
-				// The slot bounds exchange calls, so it is free once the call
-				// returns: the next claim need not wait for this write.
-				<-slots
-				signal(d.freed)
-				d.settle(calls, j, err, took)
-			}()
-		}
-		if err == nil && len(jobs) == free {
-			continue // the outbox may hold more due jobs
-		}
-		select {
-		case <-d.wake:
-		case <-poll.C:
-		case <-ctx.Done():
-		}
-	}
-	d.log.Info("dispatcher stopping", "in_flight", len(slots), "grace", d.cfg.ShutdownGrace)
-	wg.Wait()
-	d.log.Info("dispatcher stopped")
+	d.loop.Run(ctx)
 	return nil
-}
-
-var errExchangeHeld = errors.New("exchange asked to hold off")
-
-// claimCoalesce bounds how long a free slot waits for others before it is
-// filled: 10 ms is 2 % of a 0.5 s exchange call.
-const claimCoalesce = 10 * time.Millisecond
-
-// coalesce waits until min slots are free, claimCoalesce has passed, or ctx
-// ends.
-func (d *Dispatcher) coalesce(ctx context.Context, slots chan struct{}, min int) {
-	t := time.NewTimer(claimCoalesce)
-	defer t.Stop()
-	for cap(slots)-len(slots) < min {
-		select {
-		case <-d.freed:
-		case <-t.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // DispatchOnce claims up to Concurrency due jobs, places them all, records
@@ -396,14 +296,5 @@ func (d *Dispatcher) logOutcome(log *slog.Logger, j ports.Job, o ports.Outcome, 
 // Backoff returns how long to wait before retrying after failed attempt n
 // (1-based): a random duration in [0, min(RetryMax, RetryBase·2^(n-1))].
 func (d *Dispatcher) Backoff(n int) time.Duration {
-	ceiling := d.cfg.RetryMax
-	if n < 1 {
-		n = 1
-	}
-	if shift := n - 1; shift < 62 {
-		if b := d.cfg.RetryBase << shift; b>>shift == d.cfg.RetryBase && b < ceiling {
-			ceiling = b
-		}
-	}
-	return d.cfg.Jitter(ceiling)
+	return d.cfg.Jitter(backoffCeiling(d.cfg.RetryBase, d.cfg.RetryMax, n-1))
 }

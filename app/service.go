@@ -1,9 +1,12 @@
 // Package app holds ordergate's use cases: placing, reading, listing and
 // canceling orders (Service), the retrying outbox dispatcher that places
 // every stored order at the exchange and sends its cancel requests
-// (Dispatcher), and the ingester that follows every order's life from the
-// exchange's execution-report feed (Ingester). It depends only on domain and
-// ports, so it runs with any store and exchange adapter, or with mocks.
+// (Dispatcher), the ingester that follows every order's life from the
+// exchange's execution-report feed (Ingester), the hub that streams each
+// account's order events to its clients (EventHub), and the sender of the
+// webhook outbox (WebhookDispatcher), which runs on the same lease loop as
+// the Dispatcher. It depends only on domain and ports, so it runs with any
+// store and exchange adapter, or with mocks.
 package app
 
 import (

@@ -2,9 +2,12 @@
 // format with prometheus/client_golang: HTTP requests by route and status
 // and their durations, orders created, the outbox's depth and the age of
 // its oldest order, placement attempts by outcome and their durations, the
-// time from commit to placement, and the exchange circuit breaker's state.
-// The core reports through ports.Metrics; the HTTP layer through
-// ObserveRequest; the outbox and breaker are read at scrape time.
+// time from commit to placement, the exchange circuit breaker's state, the
+// event streams connected and what they were sent, and webhook delivery
+// attempts. The core reports through ports.Metrics, ports.FeedMetrics and
+// ports.EventMetrics; the HTTP layer through ObserveRequest; the outbox,
+// the breaker, the events written and the webhook outbox are read at
+// scrape time.
 package metrics
 
 import (
@@ -24,8 +27,9 @@ import (
 )
 
 var (
-	_ ports.Metrics     = (*Metrics)(nil)
-	_ ports.FeedMetrics = (*Metrics)(nil)
+	_ ports.Metrics      = (*Metrics)(nil)
+	_ ports.FeedMetrics  = (*Metrics)(nil)
+	_ ports.EventMetrics = (*Metrics)(nil)
 )
 
 // Config says where the scrape-time figures come from.
@@ -36,6 +40,13 @@ type Config struct {
 	// Breaker, if set, is the exchange circuit breaker whose state each
 	// scrape reports.
 	Breaker ports.Gate
+	// LastEventID, if set, is called at each scrape for the events
+	// written: pass Events.LastEventID.
+	LastEventID func(context.Context) (domain.EventID, error)
+	// DeliveryStats, if set, is called at each scrape for the webhook
+	// outbox's depth and the age of its oldest pending delivery: pass
+	// Deliveries.DeliveryStats.
+	DeliveryStats func(context.Context) (ports.DeliveryStats, error)
 	// Clock tells the time for ages (default: the system clock).
 	Clock ports.Clock
 	// Logger receives scrape-time failures (default slog.Default()).
@@ -61,6 +72,11 @@ type Metrics struct {
 	reportsApplied  *prometheus.CounterVec
 	feedEvents      *prometheus.CounterVec
 	feedLag         prometheus.Histogram
+	streams         prometheus.Gauge
+	streamed        prometheus.Counter
+	dropped         prometheus.Counter
+	webhooks        *prometheus.CounterVec
+	webhookDuration prometheus.Histogram
 }
 
 // New returns Metrics registered in a registry of its own, with the Go
@@ -123,6 +139,28 @@ func New(cfg Config) *Metrics {
 		Help:    "Time from an execution report's venue time to its commit.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	})
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ordergate_event_streams",
+		Help: "Event stream clients connected to this process.",
+	})
+	m.streamed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ordergate_events_streamed_total",
+		Help: "Events handed to event stream clients by this process.",
+	})
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ordergate_event_streams_dropped_total",
+		Help: "Event stream clients disconnected for falling behind.",
+	})
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordergate_webhook_attempts_total",
+		Help: "Webhook delivery attempts made by this process, by result: delivered, retry, gave_up (retried for too long) or endpoint_gone (answered 410).",
+	}, []string{"result"})
+	m.webhookDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ordergate_webhook_attempt_duration_seconds",
+		Help:    "Duration of one webhook delivery attempt.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+	m.reg.MustRegister(m.streams, m.streamed, m.dropped, m.webhooks, m.webhookDuration)
 	m.reg.MustRegister(m.cancels, m.reportsReceived, m.reportsApplied, m.feedEvents, m.feedLag)
 	m.reg.MustRegister(m.requests, m.requestDuration, m.ordersCreated, m.attempts, m.attemptDuration, m.placement,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -131,6 +169,15 @@ func New(cfg Config) *Metrics {
 	}
 	if cfg.Breaker != nil {
 		m.reg.MustRegister(&breakerCollector{gate: cfg.Breaker})
+	}
+	if cfg.LastEventID != nil {
+		m.reg.MustRegister(&eventsCollector{last: cfg.LastEventID, log: cfg.Logger})
+	}
+	if cfg.DeliveryStats != nil {
+		m.reg.MustRegister(&deliveriesCollector{stats: cfg.DeliveryStats, clock: cfg.Clock, log: cfg.Logger})
+	}
+	for _, r := range []ports.DeliveryResult{ports.Delivered, ports.RetryDelivery, ports.GiveUp, ports.EndpointGone} {
+		m.webhooks.WithLabelValues(resultLabel(r))
 	}
 	// Every outcome shows from the start, at zero, so rate() works at once.
 	for _, o := range []string{ports.OutcomePlaced, ports.OutcomeRejected, ports.OutcomeFailed, ports.OutcomeInterrupted} {
@@ -202,6 +249,39 @@ func (m *Metrics) BatchApplied(b ports.Batch, a ports.Applied, committed time.Ti
 // Event counts a reconnect, gap or replay of the feed.
 func (m *Metrics) Event(e ports.FeedEvent) { m.feedEvents.WithLabelValues(string(e)).Inc() }
 
+// StreamOpened counts one more connected stream client.
+func (m *Metrics) StreamOpened() { m.streams.Inc() }
+
+// StreamClosed counts one fewer connected stream client.
+func (m *Metrics) StreamClosed() { m.streams.Dec() }
+
+// EventsStreamed counts n events handed to stream clients.
+func (m *Metrics) EventsStreamed(n int) { m.streamed.Add(float64(n)) }
+
+// StreamDropped counts a stream client disconnected for falling behind.
+func (m *Metrics) StreamDropped() { m.dropped.Inc() }
+
+// WebhookAttempt records one webhook delivery attempt.
+func (m *Metrics) WebhookAttempt(result ports.DeliveryResult, took time.Duration) {
+	m.webhooks.WithLabelValues(resultLabel(result)).Inc()
+	m.webhookDuration.Observe(took.Seconds())
+}
+
+// resultLabel names a delivery result in the result label.
+func resultLabel(r ports.DeliveryResult) string {
+	switch r {
+	case ports.Delivered:
+		return "delivered"
+	case ports.RetryDelivery:
+		return "retry"
+	case ports.GiveUp:
+		return "gave_up"
+	case ports.EndpointGone:
+		return "endpoint_gone"
+	}
+	return "unknown"
+}
+
 // scrapeTimeout bounds the outbox query a scrape runs.
 const scrapeTimeout = 5 * time.Second
 
@@ -259,4 +339,62 @@ func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, string(s))
 	}
+}
+
+var (
+	eventsWrittenDesc = prometheus.NewDesc("ordergate_events_written",
+		"Events written to the database by every instance sharing it: the largest event ID assigned.", nil, nil)
+	webhookDepthDesc = prometheus.NewDesc("ordergate_webhook_outbox_depth",
+		"Webhook deliveries not done yet, across all instances sharing the database.", nil, nil)
+	webhookOldestDesc = prometheus.NewDesc("ordergate_webhook_outbox_oldest_pending_age_seconds",
+		"Age of the oldest webhook delivery not done yet; 0 when none waits.", nil, nil)
+)
+
+// eventsCollector reads the last event ID at scrape time.
+type eventsCollector struct {
+	last func(context.Context) (domain.EventID, error)
+	log  *slog.Logger
+}
+
+func (c *eventsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- eventsWrittenDesc }
+
+func (c *eventsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	id, err := c.last(ctx)
+	if err != nil {
+		c.log.Error("metrics: read the last event ID", "err", err)
+		ch <- prometheus.NewInvalidMetric(eventsWrittenDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(eventsWrittenDesc, prometheus.GaugeValue, float64(id))
+}
+
+// deliveriesCollector reads the webhook outbox at scrape time.
+type deliveriesCollector struct {
+	stats func(context.Context) (ports.DeliveryStats, error)
+	clock ports.Clock
+	log   *slog.Logger
+}
+
+func (c *deliveriesCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- webhookDepthDesc
+	ch <- webhookOldestDesc
+}
+
+func (c *deliveriesCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	st, err := c.stats(ctx)
+	if err != nil {
+		c.log.Error("metrics: read the webhook outbox", "err", err)
+		ch <- prometheus.NewInvalidMetric(webhookDepthDesc, err)
+		return
+	}
+	age := 0.0
+	if !st.Oldest.IsZero() {
+		age = max(0, c.clock.Now().Sub(st.Oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(webhookDepthDesc, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(webhookOldestDesc, prometheus.GaugeValue, age)
 }
