@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,13 +40,18 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// unknown differs from valid in its last character, whatever that is.
+	last := "A"
+	if strings.HasSuffix(valid, last) {
+		last = "B"
+	}
 	for _, tt := range []struct {
 		name, key string
 		want      domain.KeyID
 	}{
 		{"valid", valid, vk.ID},
 		{"revoked", revoked, ""},
-		{"unknown", "og_" + valid[3:len(valid)-1] + "A", ""},
+		{"unknown", valid[:len(valid)-1] + last, ""},
 		{"malformed", "not-a-key", ""},
 		{"empty", "", ""},
 	} {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/fx"
@@ -18,6 +19,7 @@ import (
 	"github.com/ordergate/ordergate/adapters/httpapi"
 	"github.com/ordergate/ordergate/adapters/metrics"
 	"github.com/ordergate/ordergate/adapters/store"
+	"github.com/ordergate/ordergate/adapters/webhook"
 	"github.com/ordergate/ordergate/app"
 	"github.com/ordergate/ordergate/domain"
 	"github.com/ordergate/ordergate/ports"
@@ -43,7 +45,7 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 		// allowed the grace period, plus time to record outcomes and to
 		// finish the ingester's batch.
 		fx.StopTimeout(2*c.ShutdownGrace + 15*time.Second),
-		fx.Supply(c, log, firstKeyOut{io.Discard}),
+		fx.Supply(c, log, firstKeyOut{io.Discard}, &serverStopping{ch: make(chan struct{})}),
 		storeModule,
 		exchangeModule,
 		metricsModule,
@@ -90,6 +92,10 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.Leases { return db },
 		func(db *store.DB) ports.APIKeys { return db },
 		func(db *store.DB) ports.KeyLookup { return db },
+		func(db *store.DB) ports.Events { return db },
+		func(db *store.DB) ports.EventSignal { return db },
+		func(db *store.DB) ports.Webhooks { return db },
+		func(db *store.DB) ports.Deliveries { return db },
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
 			return httpapi.Health{DB: db, Exchange: b}
 		},
@@ -159,21 +165,35 @@ func newExchange(lc fx.Lifecycle, c config, log *slog.Logger) (ports.Exchange, p
 // reports to and /metrics serves.
 var metricsModule = fx.Module("metrics",
 	fx.Provide(
-		func(outbox ports.OutboxStater, b *exchange.Breaker, clock ports.Clock, log *slog.Logger) *metrics.Metrics {
-			return metrics.New(metrics.Config{Outbox: outbox, Breaker: b, Clock: clock, Logger: log})
+		func(outbox ports.OutboxStater, events ports.Events, deliveries ports.Deliveries, b *exchange.Breaker, clock ports.Clock, log *slog.Logger) *metrics.Metrics {
+			return metrics.New(metrics.Config{
+				Outbox: outbox, Breaker: b, Clock: clock, Logger: log,
+				LastEventID: events.LastEventID, DeliveryStats: deliveries.DeliveryStats,
+			})
 		},
+		func(m *metrics.Metrics) ports.EventMetrics { return m },
 		func(m *metrics.Metrics) ports.Metrics { return m },
 		func(m *metrics.Metrics) ports.FeedMetrics { return m },
 	),
 )
 
 var serviceModule = fx.Module("service",
-	fx.Provide(func(orders ports.Orders, keys ports.Keys, clock ports.Clock, wake waker, m ports.Metrics) *app.Service {
-		return app.NewService(orders, keys, clock, wake, app.WithMetrics(m))
+	fx.Provide(func(c config, orders ports.Orders, keys ports.Keys, events ports.Events, hooks ports.Webhooks, clock ports.Clock, wake waker, m ports.Metrics) *app.Service {
+		return app.NewService(orders, keys, clock, wake, app.WithMetrics(m),
+			app.WithEvents(events), app.WithWebhooks(hooks, webhook.NewGuard(c.WebhookAllowPrivate, nil)))
 	}),
-	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, clock ports.Clock, log *slog.Logger) {
+	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, events ports.Events, signal ports.EventSignal, clock ports.Clock, log *slog.Logger) {
 		runInBackground(lc, "idempotency key purge", func(ctx context.Context) {
 			app.PurgeKeys(ctx, keys, clock, app.DefaultKeyRetention, time.Hour, log)
+		})
+		runInBackground(lc, "event purge", func(ctx context.Context) {
+			app.PurgeEvents(ctx, events, clock, domain.EventRetention, time.Hour, log)
+		})
+		// Every role writes events (creates, settles, fills); on
+		// PostgreSQL each instance gives its own their IDs after commit,
+		// and picks up any another instance left behind.
+		runInBackground(lc, "event sequencer", func(ctx context.Context) {
+			app.RunEventSequencer(ctx, events, signal, 0, log)
 		})
 	}),
 )
@@ -200,8 +220,16 @@ var dispatcherModule = fx.Module("dispatcher",
 			return d, nil
 		},
 		func(d *app.Dispatcher) waker { return d.Wake },
+		func(lc fx.Lifecycle, c config, log *slog.Logger, deliveries ports.Deliveries, signal ports.EventSignal, clock ports.Clock, m ports.EventMetrics) *app.WebhookDispatcher {
+			sender := webhook.NewSender(c.WebhookAllowPrivate)
+			wd := app.NewWebhookDispatcher(deliveries, sender, clock, m, log, app.WebhookConfig{Render: httpapi.EventJSON})
+			runInBackground(lc, "webhook sender", func(ctx context.Context) { _ = wd.Run(ctx) })
+			runInBackground(lc, "webhook wake-up", func(ctx context.Context) { app.WakeOnEvents(ctx, signal, wd.Wake) })
+			lc.Append(fx.StopHook(sender.CloseIdleConnections))
+			return wd
+		},
 	),
-	fx.Invoke(func(*app.Dispatcher) {}),
+	fx.Invoke(func(*app.Dispatcher, *app.WebhookDispatcher) {}),
 )
 
 var ingesterModule = fx.Module("ingester",
@@ -229,8 +257,14 @@ var httpModule = fx.Module("http",
 			runInBackground(lc, "api key last-used writer", a.Run)
 			return a, nil
 		},
-		func(c config, svc *app.Service, auth *app.Authenticator, h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
-			opts := []httpapi.Option{httpapi.WithMetrics(m, m)}
+		// The hub reads new events once for every stream of this instance.
+		func(lc fx.Lifecycle, events ports.Events, signal ports.EventSignal, m ports.EventMetrics, log *slog.Logger) *app.EventHub {
+			hub := app.NewEventHub(events, signal, m, log, app.HubConfig{})
+			runInBackground(lc, "event hub", func(ctx context.Context) { _ = hub.Run(ctx) })
+			return hub
+		},
+		func(c config, svc *app.Service, auth *app.Authenticator, hub *app.EventHub, stopping *serverStopping, h httpapi.Health, log *slog.Logger, m *metrics.Metrics) http.Handler {
+			opts := []httpapi.Option{httpapi.WithMetrics(m, m), httpapi.WithEvents(hub), httpapi.WithShutdown(stopping.ch)}
 			if c.RateLimit > 0 {
 				opts = append(opts, httpapi.WithRateLimit(c.RateLimit, rateBurst(c.RateLimit)))
 			}
@@ -291,8 +325,11 @@ var opsHTTPModule = fx.Module("http",
 
 // startServer listens in OnStart, so a taken port fails start-up, and shuts
 // down gracefully in OnStop: no new connections, in-flight requests finish.
-func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, log *slog.Logger) {
+func startServer(lc fx.Lifecycle, sd fx.Shutdowner, c config, h http.Handler, stopping *serverStopping, log *slog.Logger) {
 	srv := newServer(h, log)
+	// Shutdown waits for requests to finish, and an event stream never
+	// does by itself: closing stopping ends the streams.
+	srv.RegisterOnShutdown(stopping.close)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", c.Addr)
@@ -337,6 +374,14 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
+
+// serverStopping is closed when the HTTP server begins to shut down.
+type serverStopping struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (s *serverStopping) close() { s.once.Do(func() { close(s.ch) }) }
 
 // runInBackground runs fn on its own context from OnStart; OnStop cancels
 // that context and waits for fn to return, or gives up when the stop
