@@ -578,6 +578,15 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		if st, err := db.DeliveryStats(ctx); err != nil || st.Pending != 4 || !st.Oldest.Equal(t0) {
 			t.Errorf("stats = %+v, %v; want 4 pending, oldest %v", st, err, t0)
 		}
+		// A delivery left behind by an endpoint deleted as it was written is
+		// owed to no one: not counted, however old.
+		if _, err := db.Bun().ExecContext(ctx, "INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, attempts, enqueued_at) VALUES (?, 1, ?, 0, ?)",
+			"wh_deleted", t0.Add(-time.Hour), t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := db.DeliveryStats(ctx); err != nil || st.Pending != 4 || !st.Oldest.Equal(t0) {
+			t.Errorf("with an orphan: stats = %+v, %v; want 4 pending, oldest %v", st, err, t0)
+		}
 	})
 
 	t.Run("the signal fires after a commit that wrote events", func(t *testing.T) {

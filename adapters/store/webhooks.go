@@ -499,7 +499,10 @@ func releaseIn(ctx context.Context, tx bun.Tx, ds []ports.Delivery, now time.Tim
 // DeliveryStats counts the pending deliveries and finds when the oldest
 // was written.
 func (d *DB) DeliveryStats(ctx context.Context) (ports.DeliveryStats, error) {
-	n, err := d.db.NewSelect().Model((*deliveryRow)(nil)).Count(ctx)
+	// Only deliveries still owed count: one written as its endpoint was
+	// deleted or disabled is never sent, and waits for its event's purge.
+	const owed = "EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = ?TableAlias.webhook_id AND w.disabled_at IS NULL)"
+	n, err := d.db.NewSelect().Model((*deliveryRow)(nil)).Where(owed).Count(ctx)
 	if err != nil {
 		return ports.DeliveryStats{}, fmt.Errorf("store: delivery stats: %w", err)
 	}
@@ -508,7 +511,7 @@ func (d *DB) DeliveryStats(ctx context.Context) (ports.DeliveryStats, error) {
 		return st, nil
 	}
 	var oldest []deliveryRow
-	if err := d.db.NewSelect().Model(&oldest).OrderExpr("enqueued_at").Limit(1).Scan(ctx); err != nil {
+	if err := d.db.NewSelect().Model(&oldest).Where(owed).OrderExpr("enqueued_at").Limit(1).Scan(ctx); err != nil {
 		return ports.DeliveryStats{}, fmt.Errorf("store: delivery stats: %w", err)
 	}
 	if len(oldest) == 1 {
