@@ -37,6 +37,11 @@ type leaseLoop[J any] struct {
 	// runs after j's slot is freed, so the next claim need not wait for a
 	// database write.
 	run func(calls context.Context, j J) (settle func())
+	// claimAfterSettle makes each settled job wake the loop, for claims
+	// that hold back due jobs while others are leased (webhook deliveries,
+	// at most so many per endpoint): their next ones are due as soon as
+	// these settle, not at the next poll.
+	claimAfterSettle bool
 
 	wake  chan struct{}
 	freed chan struct{}
@@ -149,6 +154,9 @@ func (l *leaseLoop[J]) Run(ctx context.Context) {
 				<-slots
 				signal(l.freed)
 				settle()
+				if l.claimAfterSettle {
+					signal(l.wake)
+				}
 			}()
 		}
 		if err == nil && len(jobs) == free {

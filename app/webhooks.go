@@ -133,6 +133,9 @@ func NewWebhookDispatcher(d ports.Deliveries, sender ports.WebhookSender, clock 
 	}
 	// In-flight requests end by their own timeout: that is the grace.
 	w.loop = newLeaseLoop[ports.Delivery]("webhook deliveries", cfg.Concurrency, cfg.Poll, cfg.Timeout, w.log)
+	// A claim leases at most PerEndpoint deliveries of an endpoint; the
+	// endpoint's next ones are due as soon as those settle.
+	w.loop.claimAfterSettle = true
 	w.loop.claim = w.claim
 	w.loop.release = w.release
 	w.loop.run = func(calls context.Context, d ports.Delivery) func() {

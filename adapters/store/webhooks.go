@@ -258,34 +258,43 @@ func (d *DB) claimIn(ctx context.Context, tx bun.Tx, c ports.DeliveryClaim, now,
 	if len(open) == 0 {
 		return nil, nil
 	}
-	var due []struct {
-		WebhookID string `bun:"webhook_id"`
-		EventSeq  int64  `bun:"event_seq"`
+	type dueRow struct {
+		WebhookID string    `bun:"webhook_id"`
+		EventSeq  int64     `bun:"event_seq"`
+		DueAt     time.Time `bun:"due_at"`
 	}
-	var dueQ *bun.RawQuery
+	var due []dueRow
 	if d.dialect == Postgres {
 		// Each endpoint's oldest due deliveries, as many as it has room
 		// for, from the index.
-		dueQ = tx.NewRaw(`SELECT c.webhook_id, c.event_seq FROM unnest(?::text[], ?::int[]) AS w(id, room)
+		err := tx.NewRaw(`SELECT c.webhook_id, c.event_seq, c.due_at FROM unnest(?::text[], ?::int[]) AS w(id, room)
 			CROSS JOIN LATERAL (
 				SELECT d.webhook_id, d.event_seq, d.due_at FROM webhook_deliveries AS d JOIN events AS e ON e.seq = d.event_seq
 				WHERE d.webhook_id = w.id AND e.id IS NOT NULL AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
 				ORDER BY d.due_at, d.event_seq LIMIT w.room) AS c
 			ORDER BY c.due_at, c.event_seq LIMIT ?`,
-			pgdialect.Array(open), pgdialect.Array(rooms), now, now, c.Limit)
+			pgdialect.Array(open), pgdialect.Array(rooms), now, now, c.Limit).Scan(ctx, &due)
+		if err != nil {
+			return nil, err
+		}
 	} else {
-		// SQLite has no LATERAL: a window over the endpoints' due
-		// deliveries.
-		dueQ = tx.NewRaw(`SELECT webhook_id, event_seq FROM (
-				SELECT d.webhook_id, d.event_seq, d.due_at,
-					row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.due_at, d.event_seq) AS rn
-				FROM webhook_deliveries AS d JOIN events AS e ON e.seq = d.event_seq
-				WHERE d.webhook_id IN (?) AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
-			) AS c WHERE rn <= ? ORDER BY due_at, event_seq`,
-			bun.List(open), now, now, c.PerEndpoint)
-	}
-	if err := dueQ.Scan(ctx, &due); err != nil {
-		return nil, err
+		// SQLite has no LATERAL: one probe of the (webhook_id, due_at)
+		// index per endpoint, in this process (a window over the
+		// endpoints' due deliveries would read each one's whole backlog).
+		for i, e := range open {
+			var one []dueRow
+			err := tx.NewRaw(`SELECT webhook_id, event_seq, due_at FROM webhook_deliveries
+				WHERE webhook_id = ? AND due_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+				ORDER BY due_at, event_seq LIMIT ?`, e, now, now, rooms[i]).Scan(ctx, &one)
+			if err != nil {
+				return nil, err
+			}
+			due = append(due, one...)
+		}
+		// Oldest due first across the endpoints, as on PostgreSQL.
+		slices.SortFunc(due, func(a, b dueRow) int {
+			return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.EventSeq, b.EventSeq))
+		})
 	}
 	var keys []string
 	var args []any
