@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -49,14 +48,7 @@ var eventDocs = map[domain.EventType]string{
 
 // Schema implements huma.SchemaProvider.
 func (EventType) Schema(huma.Registry) *huma.Schema {
-	var enum []any
-	var doc strings.Builder
-	doc.WriteString("What changed.")
-	for _, t := range domain.EventTypes() {
-		enum = append(enum, string(t))
-		fmt.Fprintf(&doc, " %s: %s.", t, eventDocs[t])
-	}
-	return &huma.Schema{Type: huma.TypeString, Enum: enum, Description: doc.String(), Examples: []any{string(domain.EventPartiallyFilled)}}
+	return enumSchema("What changed.", domain.EventTypes(), eventDocs, domain.EventPartiallyFilled)
 }
 
 // toEvent renders e with the order and fill bodies the other operations

@@ -287,14 +287,20 @@ var statusDocs = map[domain.Status]string{
 
 // Schema implements huma.SchemaProvider.
 func (OrderStatus) Schema(huma.Registry) *huma.Schema {
+	return enumSchema("Where the order stands.", domain.Statuses(), statusDocs, domain.Pending)
+}
+
+// enumSchema is a string enum of values, described by intro and each
+// value's entry in docs.
+func enumSchema[T ~string](intro string, values []T, docs map[T]string, example T) *huma.Schema {
 	var enum []any
 	var doc strings.Builder
-	doc.WriteString("Where the order stands.")
-	for _, s := range domain.Statuses() {
-		enum = append(enum, string(s))
-		fmt.Fprintf(&doc, " %s: %s.", s, statusDocs[s])
+	doc.WriteString(intro)
+	for _, v := range values {
+		enum = append(enum, string(v))
+		fmt.Fprintf(&doc, " %s: %s.", v, docs[v])
 	}
-	return &huma.Schema{Type: huma.TypeString, Enum: enum, Description: doc.String(), Examples: []any{string(domain.Pending)}}
+	return &huma.Schema{Type: huma.TypeString, Enum: enum, Description: doc.String(), Examples: []any{string(example)}}
 }
 
 // Status is the body of the health endpoints.

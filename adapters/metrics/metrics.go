@@ -165,7 +165,17 @@ func New(cfg Config) *Metrics {
 	m.reg.MustRegister(m.requests, m.requestDuration, m.ordersCreated, m.attempts, m.attemptDuration, m.placement,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Outbox != nil {
-		m.reg.MustRegister(&outboxCollector{stats: cfg.Outbox, clock: cfg.Clock, log: cfg.Logger})
+		outbox := cfg.Outbox
+		m.reg.MustRegister(&pendingCollector{
+			what: "the outbox", depth: outboxDepthDesc, oldest: oldestPendingDesc, clock: cfg.Clock, log: cfg.Logger,
+			read: func(ctx context.Context) (int64, time.Time, error) {
+				st, err := outbox.OutboxStats(ctx)
+				if err != nil || st.Oldest.IsZero() {
+					return st.Pending, time.Time{}, err
+				}
+				return st.Pending, domain.IDTime(st.Oldest), nil
+			},
+		})
 	}
 	if cfg.Breaker != nil {
 		m.reg.MustRegister(&breakerCollector{gate: cfg.Breaker})
@@ -174,7 +184,14 @@ func New(cfg Config) *Metrics {
 		m.reg.MustRegister(&eventsCollector{last: cfg.LastEventID, log: cfg.Logger})
 	}
 	if cfg.DeliveryStats != nil {
-		m.reg.MustRegister(&deliveriesCollector{stats: cfg.DeliveryStats, clock: cfg.Clock, log: cfg.Logger})
+		deliveries := cfg.DeliveryStats
+		m.reg.MustRegister(&pendingCollector{
+			what: "the webhook outbox", depth: webhookDepthDesc, oldest: webhookOldestDesc, clock: cfg.Clock, log: cfg.Logger,
+			read: func(ctx context.Context) (int64, time.Time, error) {
+				st, err := deliveries(ctx)
+				return st.Pending, st.Oldest, err
+			},
+		})
 	}
 	for _, r := range []ports.DeliveryResult{ports.Delivered, ports.RetryDelivery, ports.GiveUp, ports.EndpointGone} {
 		m.webhooks.WithLabelValues(resultLabel(r))
@@ -294,33 +311,38 @@ var (
 		"Exchange circuit breaker state: 1 for the current state, 0 for the others.", []string{"state"}, nil)
 )
 
-// outboxCollector reads the outbox at scrape time.
-type outboxCollector struct {
-	stats ports.OutboxStater
+// pendingCollector reads an outbox at scrape time: how much is pending,
+// and since when.
+type pendingCollector struct {
+	what          string // in logs: "the outbox"
+	depth, oldest *prometheus.Desc
+	// read returns the pending count and when the oldest was written
+	// (zero when none is pending).
+	read  func(ctx context.Context) (int64, time.Time, error)
 	clock ports.Clock
 	log   *slog.Logger
 }
 
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- outboxDepthDesc
-	ch <- oldestPendingDesc
+func (c *pendingCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.oldest
 }
 
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *pendingCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	st, err := c.stats.OutboxStats(ctx)
+	n, oldest, err := c.read(ctx)
 	if err != nil {
-		c.log.Error("metrics: read outbox", "err", err)
-		ch <- prometheus.NewInvalidMetric(outboxDepthDesc, err)
+		c.log.Error("metrics: read "+c.what, "err", err)
+		ch <- prometheus.NewInvalidMetric(c.depth, err)
 		return
 	}
 	age := 0.0
-	if !st.Oldest.IsZero() {
-		age = max(0, c.clock.Now().Sub(domain.IDTime(st.Oldest)).Seconds())
+	if !oldest.IsZero() {
+		age = max(0, c.clock.Now().Sub(oldest).Seconds())
 	}
-	ch <- prometheus.MustNewConstMetric(outboxDepthDesc, prometheus.GaugeValue, float64(st.Pending))
-	ch <- prometheus.MustNewConstMetric(oldestPendingDesc, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 }
 
 // breakerCollector reads the circuit breaker's state at scrape time.
@@ -368,33 +390,4 @@ func (c *eventsCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(eventsWrittenDesc, prometheus.GaugeValue, float64(id))
-}
-
-// deliveriesCollector reads the webhook outbox at scrape time.
-type deliveriesCollector struct {
-	stats func(context.Context) (ports.DeliveryStats, error)
-	clock ports.Clock
-	log   *slog.Logger
-}
-
-func (c *deliveriesCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- webhookDepthDesc
-	ch <- webhookOldestDesc
-}
-
-func (c *deliveriesCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
-	st, err := c.stats(ctx)
-	if err != nil {
-		c.log.Error("metrics: read the webhook outbox", "err", err)
-		ch <- prometheus.NewInvalidMetric(webhookDepthDesc, err)
-		return
-	}
-	age := 0.0
-	if !st.Oldest.IsZero() {
-		age = max(0, c.clock.Now().Sub(st.Oldest).Seconds())
-	}
-	ch <- prometheus.MustNewConstMetric(webhookDepthDesc, prometheus.GaugeValue, float64(st.Pending))
-	ch <- prometheus.MustNewConstMetric(webhookOldestDesc, prometheus.GaugeValue, age)
 }

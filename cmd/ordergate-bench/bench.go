@@ -128,6 +128,11 @@ func benchDB(o opts, db string, fresh func(tag string) (string, func(), error)) 
 			return err
 		}
 	}
+	if o.want("10") {
+		if err := benchEvents(o, fresh, add); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("\n| %s | figure | ratio | target |\n|---|---|---|---|\n", db)
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s | %s |\n", r.figure, r.value, r.ratio, r.target)

@@ -87,7 +87,7 @@ func run(args []string) error {
 	fs.BoolVar(&o.short, "short", os.Getenv("BENCH_SHORT") == "1", "smoke-test sizes: the whole run in under a minute, figures not meaningful")
 	fs.StringVar(&o.postgres, "postgres", os.Getenv("ORDERGATE_TEST_POSTGRES_DSN"), "PostgreSQL URL; empty skips PostgreSQL")
 	fs.IntVar(&o.workers, "concurrency", 64, "concurrent HTTP clients and store callers")
-	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2; 8 is the feed's ingestion; 9 what authentication costs)")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run, e.g. 5 or 1,2,3 (2 and 3 need 1; 4 needs 2; 8 is the feed's ingestion; 9 what authentication costs; 10 the event stream and webhooks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -48,6 +48,8 @@ type config struct {
 	ExchangeTimeout     time.Duration
 	RateLimit           float64
 	WebhookAllowPrivate bool
+	WebhookRetryBase    time.Duration
+	WebhookRetryMax     time.Duration
 }
 
 // parseConfig reads the environment, then the command-line flags, which win.
@@ -81,6 +83,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.BreakerOpen, "breaker-open", 5*time.Second, "how long the exchange circuit breaker stays open before a probe call")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 1000, "requests per second each API key may make, with bursts of twice that; 0 turns the limit off")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks go to loopback, private and link-local addresses (for tests and closed networks)")
+	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", app.DefaultWebhookRetryBase, "backoff ceiling after a webhook delivery's first failure")
+	fs.DurationVar(&c.WebhookRetryMax, "webhook-retry-max", app.DefaultWebhookRetryMax, "largest backoff between a webhook delivery's attempts (retried for 72 h in all)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", app.DefaultShutdownGrace, "how long in-flight requests and exchange calls may finish on shutdown")
 
 	if err := envflag.Parse(fs, "ORDERGATE_", args, getenv); err != nil {
@@ -124,6 +128,10 @@ func (c config) validate() error {
 		return fmt.Errorf("--breaker-open %s must be positive", c.BreakerOpen)
 	case c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
 		return fmt.Errorf("--rate-limit %v must be 0 (off) or a positive number of requests per second", c.RateLimit)
+	case c.WebhookRetryBase <= 0:
+		return fmt.Errorf("--webhook-retry-base %s must be positive", c.WebhookRetryBase)
+	case c.WebhookRetryMax < c.WebhookRetryBase:
+		return fmt.Errorf("--webhook-retry-max %s must be at least --webhook-retry-base %s", c.WebhookRetryMax, c.WebhookRetryBase)
 	case c.ShutdownGrace < 0:
 		return fmt.Errorf("--shutdown-grace %s must not be negative", c.ShutdownGrace)
 	}

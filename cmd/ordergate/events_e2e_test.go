@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -521,7 +522,10 @@ func (r *receiver) register(t *testing.T, tg target) string {
 func TestWebhooksEndToEnd(t *testing.T) {
 	dsn := storetest.SQLitePath(t)
 	aliceKey, bobKey, carolKey := createKey(t, dsn, "alice"), createKey(t, dsn, "bob"), createKey(t, dsn, "carol")
-	p := start(t, append([]string{"--db", dsn, "--webhook-allow-private"}, quickSim...)...)
+	// Backoff capped at 1 s: a delivery that fails several times in a row
+	// (down, 500, hang) is retried within the test's time, not after the
+	// default's minutes.
+	p := start(t, append([]string{"--db", dsn, "--webhook-allow-private", "--webhook-retry-max", "1s"}, quickSim...)...)
 	alice, bob, carol := p.as(aliceKey), p.as(bobKey), p.as(carolKey)
 
 	flaky, healthy, bobs, gone := newReceiver(t), newReceiver(t), newReceiver(t), newReceiver(t)
@@ -554,7 +558,14 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		r    *receiver
 		want []domain.OrderEvent
 	}{"flaky": {flaky, aliceEvents}, "healthy": {healthy, aliceEvents}, "bob's": {bobs, bobEvents}} {
-		waitUntil(t, 90*time.Second, name+" endpoint to get every event", func() bool { return len(c.r.delivered()) >= len(c.want) })
+		deadline := time.Now().Add(90 * time.Second)
+		for len(c.r.delivered()) < len(c.want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out after 90s: the %s endpoint got %d of %d events; the deliveries still pending:\n%s",
+					name, len(c.r.delivered()), len(c.want), pendingDeliveries(t, dsn))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		got := c.r.delivered()
 		for _, e := range c.want {
 			if got[int64(e.ID)] != e.Order.ID.String() {
@@ -642,4 +653,34 @@ func TestWebhooksEndToEnd(t *testing.T) {
 			t.Errorf("POST /webhooks %s without --webhook-allow-private = %s; want 422 naming url", u, r)
 		}
 	}
+}
+
+// pendingDeliveries describes the webhook deliveries not yet done, for a
+// failure message.
+func pendingDeliveries(t *testing.T, dsn string) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		return err.Error()
+	}
+	defer st.Close()
+	var rows []struct {
+		WebhookID  string         `bun:"webhook_id"`
+		EventSeq   int64          `bun:"event_seq"`
+		DueAt      time.Time      `bun:"due_at"`
+		Attempts   int            `bun:"attempts"`
+		LastError  sql.NullString `bun:"last_error"`
+		LeaseUntil sql.NullTime   `bun:"lease_until"`
+	}
+	err = st.Bun().NewRaw(`SELECT webhook_id, event_seq, due_at, attempts, last_error, lease_until FROM webhook_deliveries ORDER BY due_at LIMIT 20`).
+		Scan(context.Background(), &rows)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  %s event seq %d: due %s, %d attempts, last error %q, leased until %v\n",
+			r.WebhookID, r.EventSeq, r.DueAt.Format(time.RFC3339Nano), r.Attempts, r.LastError.String, r.LeaseUntil.Time)
+	}
+	return b.String()
 }

@@ -47,6 +47,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "stray argument", args: []string{"now"}, wantErr: `"now"`},
 		{name: "lease too short", args: []string{"--lease", "1s"}, wantErr: "--lease"},
 		{name: "retry max below base", args: []string{"--retry-base", "2s", "--retry-max", "1s"}, wantErr: "--retry-max"},
+		{name: "webhook retry max below base", args: []string{"--webhook-retry-base", "2s", "--webhook-retry-max", "1s"}, wantErr: "--webhook-retry-max"},
+		{name: "webhook flags from env", env: map[string]string{"ORDERGATE_WEBHOOK_ALLOW_PRIVATE": "true", "ORDERGATE_WEBHOOK_RETRY_MAX": "5m"}, check: func(c config) bool {
+			return c.WebhookAllowPrivate && c.WebhookRetryMax == 5*time.Minute && c.WebhookRetryBase == time.Second
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

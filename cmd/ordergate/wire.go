@@ -222,7 +222,9 @@ var dispatcherModule = fx.Module("dispatcher",
 		func(d *app.Dispatcher) waker { return d.Wake },
 		func(lc fx.Lifecycle, c config, log *slog.Logger, deliveries ports.Deliveries, signal ports.EventSignal, clock ports.Clock, m ports.EventMetrics) *app.WebhookDispatcher {
 			sender := webhook.NewSender(c.WebhookAllowPrivate)
-			wd := app.NewWebhookDispatcher(deliveries, sender, clock, m, log, app.WebhookConfig{Render: httpapi.EventJSON})
+			wd := app.NewWebhookDispatcher(deliveries, sender, clock, m, log, app.WebhookConfig{
+				Render: httpapi.EventJSON, RetryBase: c.WebhookRetryBase, RetryMax: c.WebhookRetryMax,
+			})
 			runInBackground(lc, "webhook sender", func(ctx context.Context) { _ = wd.Run(ctx) })
 			runInBackground(lc, "webhook wake-up", func(ctx context.Context) { app.WakeOnEvents(ctx, signal, wd.Wake) })
 			lc.Append(fx.StopHook(sender.CloseIdleConnections))
