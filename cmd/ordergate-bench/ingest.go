@@ -130,6 +130,27 @@ func benchIngest(o opts, fresh func(string) (string, func(), error), client *htt
 	}
 	lag := after.minus(before)
 	add(fmt.Sprintf("8c feed lag at half that rate (%.0f reports/s)", rate/2), fmt.Sprintf("p50 %s, p99 %s over %d reports", fmtDur(lag.quantile(0.5)), fmtDur(lag.quantile(0.99)), int64(lag.count)), "", "p99 <= 100ms")
+
+	// 8e. POST while the feed floods at its full rate, against POST alone
+	// on the same server just before and just after: ingestion must not
+	// take order intake's share of the machine.
+	post := func() error { return postOrder(client, srv.url) }
+	alone1 := closedLoop(o.workers, o.d, post)
+	m = max(10, min(int(rate*o.d.Seconds()/float64(perOrder)), n))
+	if err := restingOrders(client, srv.url, o.workers, m, perOrder, sim, db); err != nil {
+		return err
+	}
+	if _, err := flood(client, sim, perOrder, 0); err != nil {
+		return err
+	}
+	during := closedLoop(o.workers, o.d, post)
+	if err := caughtUp(sim, db, 10*time.Minute); err != nil {
+		return err
+	}
+	alone2 := closedLoop(o.workers, o.d, post)
+	alone := (alone1.rate() + alone2.rate()) / 2
+	add(fmt.Sprintf("8e POST while the feed floods (%d reports at full rate)", m*perOrder), latencies(during),
+		fmt.Sprintf("%.2f of POST alone (%.0f/s, before and after)", during.rate()/alone, alone), ">= 0.80")
 	return nil
 }
 
