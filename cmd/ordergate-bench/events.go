@@ -71,6 +71,7 @@ func benchEvents(o opts, fresh func(string) (string, func(), error), add adder) 
 		fmt.Sprintf("%.2f of 10a (median of %d rounds: %.2f to %.2f)", ratios[rounds/2], rounds, ratios[0], ratios[rounds-1]), ">= 0.90")
 
 	// 10c. Half of what one server took alone: both took half the clients.
+	rssStreams := last.streaming.peakRSS()
 	last.plain.stop()
 	last.streams.reset()
 	rate := (base.rate() + with.rate()) / 2
@@ -82,6 +83,8 @@ func benchEvents(o opts, fresh func(string) (string, func(), error), add adder) 
 			float64(n)/half.elapsed.Seconds(), fmtDur(time.Duration(lag.ValueAtQuantile(50))*time.Microsecond),
 			fmtDur(time.Duration(lag.ValueAtQuantile(99))*time.Microsecond), n, dropped, half.pct(99)),
 		"", "p99 <= 100ms")
+	add(fmt.Sprintf("10e peak RSS of the server with %d streams, all roles and the feed, through 10b", streamAccounts),
+		fmt.Sprintf("%.1f MB", float64(max(rssStreams, last.streaming.peakRSS()))/(1<<20)), "", "<= 100 MB")
 	last.close()
 	last = nil
 
