@@ -54,7 +54,7 @@ func (r *apiKeyRow) toDomain() (domain.APIKey, error) {
 
 // CreateKey stores k: its hash, never the key.
 func (d *DB) CreateKey(ctx context.Context, k domain.APIKey) error {
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewInsert().Model(toKeyRow(k)).Exec(ctx)
 		return err
 	})
@@ -76,7 +76,7 @@ const firstKeyLock = 0x6f672d6b65797331
 // writers take turns anyway.
 func (d *DB) CreateFirstKey(ctx context.Context, k domain.APIKey) (bool, error) {
 	created := false
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 		if d.dialect == Postgres {
 			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(firstKeyLock)); err != nil {
 				return err
@@ -119,7 +119,7 @@ func (d *DB) Keys(ctx context.Context) ([]domain.APIKey, error) {
 // keeps its first revocation time.
 func (d *DB) RevokeKey(ctx context.Context, id domain.KeyID, at time.Time) error {
 	var n int64
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*apiKeyRow)(nil)).
 			Set("revoked_at = COALESCE(revoked_at, ?)", at.UTC()).
 			Where("id = ?", string(id)).Exec(ctx)
@@ -164,7 +164,7 @@ func (d *DB) TouchKeys(ctx context.Context, used map[domain.KeyID]time.Time) err
 	if len(used) == 0 {
 		return nil
 	}
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		for id, at := range used {
 			if _, err := tx.NewUpdate().Model((*apiKeyRow)(nil)).
 				Set("last_used_at = ?", at.UTC()).

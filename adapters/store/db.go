@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -55,18 +54,24 @@ type DB struct {
 	db *bun.DB
 	// w runs write transactions: on SQLite a pool of one connection of
 	// its own, which reads never take from the writer (see KeyByHash for
-	// what reads on other connections cost it); on PostgreSQL db itself.
-	w       *bun.DB
+	// what reads on other connections cost it); on PostgreSQL db itself,
+	// for intake writes only.
+	w *bun.DB
+	// bg serves background work, its writes and its reads: on PostgreSQL
+	// a small pool of its own, so that claims, settles, reports,
+	// deliveries, purges and the sequencer never hold a connection intake
+	// waits for; on SQLite db (reads), the writes going through w.
+	bg      *bun.DB
 	dialect string
 
 	// Concurrent creates, and concurrent settles, share transactions.
 	creates *groupCommit[creation]
 	settles *groupCommit[settlement]
-	// wmu serializes this process's SQLite write transactions. SQLite runs
-	// one writer at a time anyway; queueing here hands the lock over at
-	// once, where contending connections would wait in SQLite's busy
-	// handler, which polls with sleeps of up to 100 ms.
-	wmu sync.Mutex
+	// wmu serializes this process's SQLite write transactions, intake
+	// first. SQLite runs one writer at a time anyway; queueing here hands
+	// the lock over at once, where contending connections would wait in
+	// SQLite's busy handler, which polls with sleeps of up to 100 ms.
+	wmu prioLock
 
 	// signal tells subscribers that events may have become readable;
 	// listener (PostgreSQL only) relays other processes' notifications
@@ -78,18 +83,27 @@ type DB struct {
 	stmts stmtCache
 }
 
-// writeTx runs fn in a write transaction. If fn wrote events, subscribers
-// to EventsSignal hear of it once the transaction committed.
-func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+// writeTx runs fn in a write transaction of class cls: on SQLite an
+// intake write gets the writer before any waiting background write, on
+// PostgreSQL a background write runs on the background pool. If fn wrote
+// events, subscribers to EventsSignal hear of it once the transaction
+// committed.
+func (d *DB) writeTx(ctx context.Context, cls writeClass, fn func(ctx context.Context, tx bun.Tx) error) error {
 	wrote := false
 	ctx = context.WithValue(ctx, wroteEventsKey{}, &wrote)
 	err := func() error {
-		if d.dialect == SQLite {
-			d.wmu.Lock()
-			defer d.wmu.Unlock()
-			d.stmts.prepare(ctx, d.w)
-			ctx = context.WithValue(ctx, stmtCacheKey{}, &d.stmts)
+		if d.dialect == Postgres {
+			if cls == background {
+				return d.bg.RunInTx(ctx, nil, fn)
+			}
+			return d.w.RunInTx(ctx, nil, fn)
 		}
+		if err := d.wmu.lock(ctx, cls); err != nil {
+			return err
+		}
+		defer d.wmu.unlock()
+		d.stmts.prepare(ctx, d.w)
+		ctx = context.WithValue(ctx, stmtCacheKey{}, &d.stmts)
 		return d.w.RunInTx(ctx, nil, fn)
 	}()
 	if err == nil && wrote {
@@ -97,6 +111,16 @@ func (d *DB) writeTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	}
 	return err
 }
+
+// PostgreSQL connections per instance: intakeConns for requests (reads,
+// creates, cancels), backgroundConns for the dispatcher, the ingester, the
+// webhook sender, purges, TouchKeys and the sequencer, which then never
+// hold a connection a request waits for. The event listener holds one
+// more.
+const (
+	intakeConns     = 20
+	backgroundConns = 8
+)
 
 // prepared, passed first among a PostgreSQL statement's arguments, has pgx
 // prepare the statement once per connection and reuse it: for the fixed
@@ -126,10 +150,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// to be prepared once per connection (prepared).
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 		sqldb := stdlib.OpenDB(*cfg)
-		sqldb.SetMaxOpenConns(20)
-		sqldb.SetMaxIdleConns(20)
+		sqldb.SetMaxOpenConns(intakeConns)
+		sqldb.SetMaxIdleConns(intakeConns)
+		bgdb := stdlib.OpenDB(*cfg)
+		bgdb.SetMaxOpenConns(backgroundConns)
+		bgdb.SetMaxIdleConns(backgroundConns)
 		db := bun.NewDB(sqldb, pgdialect.New())
-		d = &DB{db: db, w: db, dialect: Postgres}
+		d = &DB{db: db, w: db, bg: bun.NewDB(bgdb, pgdialect.New()), dialect: Postgres}
 		d.listener = &listener{dsn: dsn, out: &d.signal}
 	} else {
 		sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn))
@@ -153,7 +180,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			p.db.SetConnMaxIdleTime(0)
 			p.db.SetConnMaxLifetime(0)
 		}
-		d = &DB{db: bun.NewDB(sqldb, sqlitedialect.New()), w: bun.NewDB(wdb, sqlitedialect.New()), dialect: SQLite}
+		db := bun.NewDB(sqldb, sqlitedialect.New())
+		d = &DB{db: db, w: bun.NewDB(wdb, sqlitedialect.New()), bg: db, dialect: SQLite}
 	}
 	if err := d.Ping(ctx); err != nil {
 		_ = d.closeDBs()
@@ -233,6 +261,9 @@ func (d *DB) closeDBs() error {
 	err := d.db.Close()
 	if d.w != d.db {
 		err = errors.Join(err, d.w.Close())
+	}
+	if d.bg != d.db {
+		err = errors.Join(err, d.bg.Close())
 	}
 	return err
 }

@@ -298,7 +298,7 @@ func (d *DB) SequenceEvents(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var n int64
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := d.bg.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(sequenceLockKey)); err != nil {
 			return err
 		}
@@ -412,7 +412,7 @@ func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	for {
 		var n int
-		err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 			var seqs []int64
 			if err := tx.NewSelect().Model((*eventRow)(nil)).Column("seq").
 				Where("occurred_at < ?", before.UTC()).Where("id IS NOT NULL").

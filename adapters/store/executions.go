@@ -69,7 +69,7 @@ type positionRow struct {
 // for "" the session applied last with its number; 0 when none was.
 func (d *DB) FeedPosition(ctx context.Context, session string) (string, int64, error) {
 	var p positionRow
-	q := d.db.NewSelect().Model(&p)
+	q := d.bg.NewSelect().Model(&p)
 	if session == "" {
 		q = q.OrderExpr("updated_at DESC, last_seq DESC").Limit(1)
 	} else {
@@ -101,7 +101,7 @@ func (d *DB) ApplyReports(ctx context.Context, b ports.Batch) (ports.Applied, er
 	defer cancel()
 	var applied ports.Applied
 	attempt := func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 			var err error
 			applied, err = applyIn(ctx, tx, b)
 			return err

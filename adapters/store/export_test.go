@@ -29,3 +29,15 @@ func (d *DB) ListenerRunning() bool {
 		return true
 	}
 }
+
+// SetWritePriority turns intake's priority on (as Open leaves it) or off,
+// for benchmarks that measure what it buys. Off, SQLite's writer serves
+// every write in arrival order, and PostgreSQL's background work shares
+// intake's pool. Call it before the first write.
+func (d *DB) SetWritePriority(on bool) {
+	d.wmu.fifo = !on
+	if d.dialect == Postgres && !on && d.bg != d.db {
+		_ = d.bg.Close()
+		d.bg = d.db
+	}
+}

@@ -48,7 +48,7 @@ func (d *DB) CreateOnce(ctx context.Context, key domain.IdempotencyKey, o domain
 	// Three tries: one may end with an unknown outcome, and a key purged
 	// between a failed insert and the read that follows is free again.
 	for range 3 {
-		err = d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		err = d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 			// The key goes in first: a concurrent request with the same key
 			// waits here (PostgreSQL) or behind the write lock (SQLite), then
 			// fails on the primary key and writes nothing.
@@ -95,10 +95,17 @@ func (d *DB) keyed(ctx context.Context, account domain.Account, key domain.Idemp
 
 // PurgeKeys deletes keys recorded before t; their orders stay.
 func (d *DB) PurgeKeys(ctx context.Context, before time.Time) (int, error) {
-	res, err := d.db.NewDelete().Model((*keyRow)(nil)).Where("created_at < ?", before.UTC()).Exec(ctx)
+	var n int64
+	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*keyRow)(nil)).Where("created_at < ?", before.UTC()).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(n), nil
 }

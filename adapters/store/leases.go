@@ -16,13 +16,13 @@ func (d *DB) AcquireLease(ctx context.Context, name, owner string, ttl time.Dura
 	var got []string
 	var err error
 	if d.dialect == Postgres {
-		err = d.db.NewRaw(`INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, now() + ? * interval '1 microsecond')
+		err = d.bg.NewRaw(`INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, now() + ? * interval '1 microsecond')
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
 			WHERE leases.owner = excluded.owner OR leases.expires_at < now()
 			RETURNING owner`, name, owner, ttl.Microseconds()).Scan(ctx, &got)
 	} else {
 		now := time.Now().UTC()
-		err = d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		err = d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 			return tx.NewRaw(`INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
 				ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
 				WHERE leases.owner = excluded.owner OR leases.expires_at < ?
@@ -37,7 +37,7 @@ func (d *DB) AcquireLease(ctx context.Context, name, owner string, ttl time.Dura
 
 // ReleaseLease gives up owner's lease called name, if owner holds it.
 func (d *DB) ReleaseLease(ctx context.Context, name, owner string) error {
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewDelete().Table("leases").Where("name = ?", name).Where("owner = ?", owner).Exec(ctx)
 		return err
 	})

@@ -372,7 +372,7 @@ func insertCreations(ctx context.Context, tx bun.Tx, cs ...creation) error {
 }
 
 func (d *DB) createAll(ctx context.Context, cs []creation) error {
-	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 		return insertCreations(ctx, tx, cs...)
 	})
 }
@@ -389,7 +389,7 @@ func (d *DB) createAll(ctx context.Context, cs []creation) error {
 func (d *DB) createOne(ctx context.Context, c creation) error {
 	row := c.row
 	insert := func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 			return insertCreations(ctx, tx, c)
 		})
 	}
@@ -546,7 +546,7 @@ func (d *DB) Cancel(ctx context.Context, account domain.Account, id domain.ID, a
 	defer cancel()
 	var out domain.Order
 	err := once(func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 			var err error
 			out, err = cancelIn(ctx, tx, account, id, apply)
 			return err

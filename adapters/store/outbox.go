@@ -56,7 +56,7 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 	// compares equal.
 	now, until := c.Now.UTC(), c.Now.Add(c.Lease).UTC().Truncate(time.Microsecond)
 	var jobs []ports.Job
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		var got []claimed
 		var q *bun.RawQuery
 		if d.dialect == Postgres {
@@ -86,11 +86,11 @@ func (d *DB) Claim(ctx context.Context, c ports.Claim) ([]ports.Job, error) {
 	if err != nil {
 		// Perhaps committed: the jobs leased by this very claim say so.
 		var got []claimed
-		rerr := d.db.NewSelect().Model((*jobRow)(nil)).Column("order_id", "kind", "attempts").
+		rerr := d.bg.NewSelect().Model((*jobRow)(nil)).Column("order_id", "kind", "attempts").
 			Where("lease_owner = ?", c.Owner).Where("due_at = ?", until).
 			Scan(ctx, &got)
 		if rerr == nil && len(got) > 0 {
-			if jobs, rerr = withOrders(ctx, d.db, got); rerr == nil {
+			if jobs, rerr = withOrders(ctx, d.bg, got); rerr == nil {
 				return jobs, nil
 			}
 		}
@@ -132,7 +132,7 @@ func (d *DB) Release(ctx context.Context, jobs []ports.Job, now time.Time) error
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		for _, j := range sortedJobs(jobs) {
 			if _, err := tx.NewUpdate().Model((*jobRow)(nil)).
 				Set("due_at = ?", now.UTC()).
@@ -189,7 +189,7 @@ func (d *DB) settleAll(ctx context.Context, ss []settlement) error {
 	for i, s := range ss {
 		ids[i] = s.job.Order.ID.String()
 	}
-	return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		orders, err := readOrders(ctx, tx, ids, true)
 		if err != nil {
 			return err
@@ -332,7 +332,7 @@ func (d *DB) OutboxStats(ctx context.Context) (ports.OutboxStats, error) {
 		oldest = `SELECT order_id::text FROM jobs WHERE kind = 'place' ORDER BY order_id LIMIT 1`
 	}
 	q := `SELECT (SELECT count(*) FROM jobs WHERE kind = 'place') AS n, (` + oldest + `) AS oldest`
-	if err := d.db.NewRaw(q).Scan(ctx, &row); err != nil {
+	if err := d.bg.NewRaw(q).Scan(ctx, &row); err != nil {
 		return ports.OutboxStats{}, fmt.Errorf("store: outbox stats: %w", err)
 	}
 	st := ports.OutboxStats{Pending: row.N}

@@ -77,7 +77,7 @@ func (d *DB) CreateWebhook(ctx context.Context, w domain.Webhook) error {
 		row.DisabledAt = sql.NullTime{Time: utcMicro(w.DisabledAt), Valid: true}
 	}
 	insert := func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 			_, err := tx.NewInsert().Model(row).Exec(ctx)
 			return err
 		})
@@ -127,7 +127,7 @@ func (d *DB) DeleteWebhook(ctx context.Context, account domain.Account, id domai
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
 	attempt := func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return d.writeTx(ctx, intake, func(ctx context.Context, tx bun.Tx) error {
 			// The endpoint's row first, then its deliveries: the order
 			// claims lock them in.
 			res, err := tx.NewDelete().Model((*webhookRow)(nil)).Where("id = ?", string(id)).Where("account = ?", string(account)).Exec(ctx)
@@ -189,7 +189,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c ports.DeliveryClaim) ([]port
 	defer cancel()
 	now, until := c.Now.UTC(), utcMicro(c.LeaseUntil)
 	var got []deliveryRow
-	err := d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		got, err = d.claimIn(ctx, tx, c, now, until)
 		return err
@@ -197,7 +197,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c ports.DeliveryClaim) ([]port
 	if err != nil {
 		// Perhaps committed: the deliveries leased by this very claim say so.
 		var back []deliveryRow
-		rerr := d.db.NewSelect().Model(&back).Where("lease_owner = ?", c.Owner).Where("lease_until = ?", until).Scan(ctx)
+		rerr := d.bg.NewSelect().Model(&back).Where("lease_owner = ?", c.Owner).Where("lease_until = ?", until).Scan(ctx)
 		if rerr != nil || len(back) == 0 {
 			return nil, fmt.Errorf("store: claim deliveries: %w", err)
 		}
@@ -342,11 +342,11 @@ func (d *DB) withEvents(ctx context.Context, rows []deliveryRow) ([]ports.Delive
 		seqs = append(seqs, r.EventSeq)
 	}
 	var hooks []webhookRow
-	if err := d.db.NewSelect().Model(&hooks).Where("id IN (?)", bun.List(hookIDs)).Scan(ctx); err != nil {
+	if err := d.bg.NewSelect().Model(&hooks).Where("id IN (?)", bun.List(hookIDs)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	var events []eventRow
-	if err := d.db.NewSelect().Model(&events).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
+	if err := d.bg.NewSelect().Model(&events).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
 		Where("seq IN (?)", bun.List(seqs)).Scan(ctx); err != nil {
 		return nil, err
 	}
@@ -392,7 +392,7 @@ func (d *DB) SettleDelivery(ctx context.Context, dl ports.Delivery, o ports.Deli
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
 	attempt := func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error { return settleDeliveryIn(ctx, tx, dl, o) })
+		return d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error { return settleDeliveryIn(ctx, tx, dl, o) })
 	}
 	err := attempt()
 	if err != nil && !definite(err) {
@@ -451,8 +451,8 @@ func settleDeliveryIn(ctx context.Context, tx bun.Tx, dl ports.Delivery, o ports
 // whose first commit's answer was lost found the lease gone.
 func (d *DB) settled(ctx context.Context, dl ports.Delivery, o ports.DeliveryOutcome) bool {
 	var rows []deliveryRow
-	if err := d.db.NewSelect().Model(&rows).Where("webhook_id = ?", string(dl.Webhook.ID)).
-		Where("event_seq = (?)", seqOfEvent(d.db, dl.Event.ID)).Scan(ctx); err != nil {
+	if err := d.bg.NewSelect().Model(&rows).Where("webhook_id = ?", string(dl.Webhook.ID)).
+		Where("event_seq = (?)", seqOfEvent(d.bg, dl.Event.ID)).Scan(ctx); err != nil {
 		return false
 	}
 	switch o.Result {
@@ -462,7 +462,7 @@ func (d *DB) settled(ctx context.Context, dl ports.Delivery, o ports.DeliveryOut
 		return len(rows) == 1 && !rows[0].LeaseOwner.Valid && rows[0].Attempts == dl.Attempts+1 && rows[0].DueAt.Equal(o.Due)
 	case ports.EndpointGone:
 		var w webhookRow
-		err := d.db.NewSelect().Model(&w).Where("id = ?", string(dl.Webhook.ID)).Scan(ctx)
+		err := d.bg.NewSelect().Model(&w).Where("id = ?", string(dl.Webhook.ID)).Scan(ctx)
 		return err == nil && w.DisabledAt.Valid && len(rows) == 0
 	}
 	return false
@@ -483,7 +483,7 @@ func (d *DB) ReleaseDeliveries(ctx context.Context, ds []ports.Delivery, now tim
 		return cmp.Or(cmp.Compare(a.Webhook.ID, b.Webhook.ID), cmp.Compare(a.Event.ID, b.Event.ID))
 	})
 	err := once(func() error {
-		return d.writeTx(ctx, func(ctx context.Context, tx bun.Tx) error { return releaseIn(ctx, tx, ds, now) })
+		return d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error { return releaseIn(ctx, tx, ds, now) })
 	})
 	if err != nil {
 		return fmt.Errorf("store: release %d deliveries: %w", len(ds), err)
@@ -511,7 +511,7 @@ func (d *DB) DeliveryStats(ctx context.Context) (ports.DeliveryStats, error) {
 	// Only deliveries still owed count: one written as its endpoint was
 	// deleted or disabled is never sent, and waits for its event's purge.
 	const owed = "EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = ?TableAlias.webhook_id AND w.disabled_at IS NULL)"
-	n, err := d.db.NewSelect().Model((*deliveryRow)(nil)).Where(owed).Count(ctx)
+	n, err := d.bg.NewSelect().Model((*deliveryRow)(nil)).Where(owed).Count(ctx)
 	if err != nil {
 		return ports.DeliveryStats{}, fmt.Errorf("store: delivery stats: %w", err)
 	}
@@ -520,7 +520,7 @@ func (d *DB) DeliveryStats(ctx context.Context) (ports.DeliveryStats, error) {
 		return st, nil
 	}
 	var oldest []deliveryRow
-	if err := d.db.NewSelect().Model(&oldest).Where(owed).OrderExpr("enqueued_at").Limit(1).Scan(ctx); err != nil {
+	if err := d.bg.NewSelect().Model(&oldest).Where(owed).OrderExpr("enqueued_at").Limit(1).Scan(ctx); err != nil {
 		return ports.DeliveryStats{}, fmt.Errorf("store: delivery stats: %w", err)
 	}
 	if len(oldest) == 1 {
