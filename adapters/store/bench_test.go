@@ -43,3 +43,27 @@ func benchClaim(b *testing.B, db *store.DB) {
 		}
 	}
 }
+
+// BenchmarkSequencePostgres measures the sequencer: each round commits
+// 64 events (one order each, untimed) and numbers them in one
+// SequenceEvents call. It reports events numbered a second.
+func BenchmarkSequencePostgres(b *testing.B) {
+	db := MustOpenPostgres(b)
+	const batch = 64
+	var numbering time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range batch {
+			mustCreate(b, db, newOrder(b, t0, false))
+		}
+		b.StartTimer()
+		start := time.Now()
+		n, err := db.SequenceEvents(ctx)
+		numbering += time.Since(start)
+		if err != nil || n != batch {
+			b.Fatalf("numbered %d: %v; want %d", n, err, batch)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/numbering.Seconds(), "events/s")
+}
