@@ -18,11 +18,13 @@ CREATE INDEX event_ids_account ON event_ids (account, id);
 --bun:split
 
 -- What the sequencer has still to number, with what event_ids needs of
--- the event, so that numbering never reads the event's row.
+-- the event, so that numbering never reads the event's row. A queue: every
+-- row is deleted soon after it is written, so vacuum it by the number of
+-- dead rows, not by a fraction of a table that is almost always empty.
 CREATE TABLE pending_events (
     seq     bigint PRIMARY KEY,
     account text   NOT NULL
-);
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
 --bun:split
 
