@@ -11,6 +11,28 @@ import (
 func BenchmarkCreateSQLite(b *testing.B)   { benchCreate(b, MustOpenSQLite(b)) }
 func BenchmarkCreatePostgres(b *testing.B) { benchCreate(b, MustOpenPostgres(b)) }
 func BenchmarkClaimSQLite(b *testing.B)    { benchClaim(b, MustOpenSQLite(b)) }
+
+// BenchmarkCreateSequencedPostgres is BenchmarkCreatePostgres with a
+// sequencer numbering the events as they commit, as every instance runs
+// one: the whole cost of an event on PostgreSQL.
+func BenchmarkCreateSequencedPostgres(b *testing.B) {
+	db := MustOpenPostgres(b)
+	sig, stop := db.EventsSignal()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range sig {
+			if _, err := db.SequenceEvents(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	benchCreate(b, db)
+	b.StopTimer()
+	stop()
+	<-done
+}
 func BenchmarkClaimPostgres(b *testing.B)  { benchClaim(b, MustOpenPostgres(b)) }
 
 // benchCreate measures one order with its job, committed, from parallel
