@@ -11,8 +11,7 @@ import (
 func BenchmarkCreateSQLite(b *testing.B)   { benchCreate(b, MustOpenSQLite(b)) }
 func BenchmarkCreatePostgres(b *testing.B) { benchCreate(b, MustOpenPostgres(b)) }
 func BenchmarkClaimSQLite(b *testing.B)    { benchClaim(b, MustOpenSQLite(b)) }
-
-func BenchmarkClaimPostgres(b *testing.B) { benchClaim(b, MustOpenPostgres(b)) }
+func BenchmarkClaimPostgres(b *testing.B)  { benchClaim(b, MustOpenPostgres(b)) }
 
 // BenchmarkCreateSequencedPostgres is BenchmarkCreatePostgres with a
 // sequencer numbering the events as they commit, as every instance runs
