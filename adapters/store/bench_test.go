@@ -134,6 +134,28 @@ func runUnderLoad(b *testing.B, db *store.DB, workers int) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkCreateSequencedPostgres is BenchmarkCreatePostgres with a
+// sequencer numbering the events as they commit, as every instance runs
+// one: the whole cost of an event on PostgreSQL.
+func BenchmarkCreateSequencedPostgres(b *testing.B) {
+	db := MustOpenPostgres(b)
+	sig, stop := db.EventsSignal()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range sig {
+			if _, err := db.SequenceEvents(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	benchCreate(b, db)
+	b.StopTimer()
+	stop()
+	<-done
+}
+
 // benchCreate measures one order with its job, committed, from parallel
 // callers.
 func benchCreate(b *testing.B, db *store.DB) {
@@ -163,4 +185,28 @@ func benchClaim(b *testing.B, db *store.DB) {
 			b.Fatalf("claimed %d: %v", len(jobs), err)
 		}
 	}
+}
+
+// BenchmarkSequencePostgres measures the sequencer: each round commits
+// 64 events (one order each, untimed) and numbers them in one
+// SequenceEvents call. It reports events numbered a second.
+func BenchmarkSequencePostgres(b *testing.B) {
+	db := MustOpenPostgres(b)
+	const batch = 64
+	var numbering time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range batch {
+			mustCreate(b, db, newOrder(b, t0, false))
+		}
+		b.StartTimer()
+		start := time.Now()
+		n, err := db.SequenceEvents(ctx)
+		numbering += time.Since(start)
+		if err != nil || n != batch {
+			b.Fatalf("numbered %d: %v; want %d", n, err, batch)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/numbering.Seconds(), "events/s")
 }

@@ -23,7 +23,7 @@ type commitOrderLoad struct {
 	byID []domain.OrderEvent
 	// bySeq is what the naive reader, following seq, got.
 	bySeq []int64
-	// table is the events table at the end: id and seq by id.
+	// table is event_ids at the end: id and seq by id.
 	tableIDs, tableSeqs []int64
 }
 
@@ -158,7 +158,7 @@ func runCommitOrderLoad(t *testing.T) commitOrderLoad {
 		ID  int64 `bun:"id"`
 		Seq int64 `bun:"seq"`
 	}
-	if err := dbs[0].Bun().NewRaw("SELECT id, seq FROM events ORDER BY id").Scan(ctx, &rows); err != nil {
+	if err := dbs[0].Bun().NewRaw("SELECT id, seq FROM event_ids ORDER BY id").Scan(ctx, &rows); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {

@@ -14,8 +14,9 @@ import (
 	"github.com/ordergate/ordergate/ports"
 )
 
-// eventRow is one stored event. On PostgreSQL ID is NULL until the
-// sequencer numbers it; on SQLite it is Seq.
+// eventRow is one stored event. Its ID is read from event_ids on
+// PostgreSQL, where the sequencer numbers it after commit; on SQLite it is
+// Seq.
 type eventRow struct {
 	bun.BaseModel `bun:"table:events"`
 
@@ -218,7 +219,9 @@ const (
 	insertEventsUnnestSQL = `WITH ev AS (
 		INSERT INTO events (account, order_id, type, occurred_at, order_doc, fill)
 		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
-		RETURNING seq, account, occurred_at)
+		RETURNING seq, account, occurred_at),
+	pending AS (
+		INSERT INTO pending_events (seq, account) SELECT seq, account FROM ev)
 	INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, attempts, enqueued_at)
 	SELECT w.id, ev.seq, ev.occurred_at, 0, ev.occurred_at
 	FROM ev JOIN webhooks AS w ON w.account = ev.account AND w.disabled_at IS NULL`
@@ -256,13 +259,29 @@ func insertEventsPrepared(ctx context.Context, tx bun.Tx, rows []eventRow) error
 	return nil
 }
 
-// eventIDColumn names the column queries find events by ID in: on SQLite
-// the ID is seq, the rowid, which its indexes hold.
-func eventIDColumn(db bun.IDB) string {
+// eventSource is where a dialect reads numbered events from: from, the
+// tables, with the event's columns under e; id and account, the columns
+// to find them by ID and account in. On PostgreSQL an event is numbered
+// once it has a row in event_ids, whose indexes find it by ID; on SQLite
+// every event is, and its ID is seq, the rowid, which its indexes hold.
+type eventSource struct{ from, id, account string }
+
+var (
+	pgEvents     = eventSource{from: "event_ids AS i JOIN events AS e ON e.seq = i.seq", id: "i.id", account: "i.account"}
+	sqliteEvents = eventSource{from: "events AS e", id: "e.seq", account: "e.account"}
+)
+
+func eventsOf(db bun.IDB) eventSource {
 	if db.Dialect().Name() == dialect.SQLite {
-		return "seq"
+		return sqliteEvents
 	}
-	return "id"
+	return pgEvents
+}
+
+// selectEvents returns the start of a query of numbered events, up to
+// its WHERE, whose rows scan into eventRow.
+func (src eventSource) selectEvents() string {
+	return "SELECT e.seq, " + src.id + " AS id, e.account, e.order_id, e.type, e.occurred_at, e.order_doc, e.fill FROM " + src.from + " WHERE "
 }
 
 // seqOfEvent returns what a query compares event_seq with to find event
@@ -271,23 +290,26 @@ func seqOfEvent(db bun.IDB, id domain.EventID) any {
 	if db.Dialect().Name() == dialect.SQLite {
 		return int64(id)
 	}
-	return db.NewSelect().Table("events").Column("seq").Where("id = ?", int64(id))
+	return db.NewSelect().Table("event_ids").Column("seq").Where("id = ?", int64(id))
 }
 
 // sequenceLockKey is the PostgreSQL advisory lock that makes one
 // SequenceEvents run at a time in the whole database ("ogevents" in ASCII).
 const sequenceLockKey = 0x6f676576656e7473
 
-// sequenceSQL numbers every event without an ID, in the order they were
-// written, from the largest ID given (or purged) on. It runs after the
-// lock, as a statement of its own: under READ COMMITTED its snapshot then
-// holds everything committed before, the numbers the previous sequencer
-// gave included.
+// sequenceSQL takes every committed event off the pending queue and
+// numbers it, in the order they were written, from the largest ID given
+// (or purged) on, by appending it to event_ids: the event's own row is
+// never rewritten. It runs after the lock, as a statement of its own:
+// under READ COMMITTED its snapshot then holds everything committed
+// before, the numbers the previous sequencer gave included, and the
+// pending rows of transactions still open are neither seen nor deleted.
 const sequenceSQL = `WITH top AS (
-		SELECT GREATEST((SELECT max(id) FROM events), (SELECT purged_through FROM event_meta), 0) AS n),
+		SELECT GREATEST((SELECT max(id) FROM event_ids), (SELECT purged_through FROM event_meta), 0) AS n),
 	todo AS (
-		SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM events WHERE id IS NULL)
-	UPDATE events AS e SET id = top.n + todo.rn FROM todo, top WHERE e.seq = todo.seq`
+		DELETE FROM pending_events RETURNING seq, account)
+	INSERT INTO event_ids (id, seq, account)
+	SELECT top.n + row_number() OVER (ORDER BY todo.seq), todo.seq, todo.account FROM todo, top`
 
 // SequenceEvents gives IDs to the events committed without one (see
 // ports.Events). On PostgreSQL it holds a transaction-level advisory lock
@@ -326,7 +348,7 @@ func (d *DB) SequenceEvents(ctx context.Context) (int, error) {
 // LastEventID returns the largest event ID given, 0 if none.
 func (d *DB) LastEventID(ctx context.Context) (domain.EventID, error) {
 	var n int64
-	q := `SELECT GREATEST(COALESCE((SELECT max(id) FROM events), 0), (SELECT purged_through FROM event_meta))`
+	q := `SELECT GREATEST(COALESCE((SELECT max(id) FROM event_ids), 0), (SELECT purged_through FROM event_meta))`
 	if d.dialect == SQLite {
 		q = `SELECT max(COALESCE((SELECT max(seq) FROM events), 0), (SELECT purged_through FROM event_meta))`
 	}
@@ -348,13 +370,13 @@ func (d *DB) EventsAfter(ctx context.Context, q ports.EventQuery) ([]domain.Orde
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("store: events limit %d must be at least 1", q.Limit)
 	}
-	var rows []eventRow
-	sel := d.db.NewSelect().Model(&rows).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
-		Where("? > ?", bun.Ident(eventIDColumn(d.db)), int64(q.After)).OrderExpr("?", bun.Ident(eventIDColumn(d.db))).Limit(int64(q.Limit))
+	src := eventsOf(d.db)
+	query, args := src.selectEvents()+src.id+" > ?", []any{int64(q.After)}
 	if q.Account != "" {
-		sel = sel.Where("account = ?", string(q.Account))
+		query, args = query+" AND "+src.account+" = ?", append(args, string(q.Account))
 	}
-	if err := sel.Scan(ctx); err != nil {
+	var rows []eventRow
+	if err := d.db.NewRaw(query+" ORDER BY "+src.id+" LIMIT ?", append(args, q.Limit)...).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("store: events after %d: %w", q.After, err)
 	}
 	// Read after the events: a purge that took some of them away between
@@ -382,8 +404,9 @@ func (d *DB) OrderEvents(ctx context.Context, account domain.Account, id domain.
 		return nil, orderNotFound(id)
 	}
 	if d.dialect == Postgres {
-		unsequenced, err := d.db.NewSelect().Model((*eventRow)(nil)).Where("order_id = ?", id.String()).Where("id IS NULL").Exists(ctx)
-		if err != nil {
+		var unsequenced bool
+		if err := d.db.NewRaw(`SELECT EXISTS (SELECT 1 FROM events AS e JOIN pending_events AS p ON p.seq = e.seq WHERE e.order_id = ?)`,
+			id.String()).Scan(ctx, &unsequenced); err != nil {
 			return nil, fmt.Errorf("store: events of order %s: %w", id, err)
 		}
 		if unsequenced {
@@ -392,10 +415,10 @@ func (d *DB) OrderEvents(ctx context.Context, account domain.Account, id domain.
 			}
 		}
 	}
+	src := eventsOf(d.db)
 	var rows []eventRow
-	if err := d.db.NewSelect().Model(&rows).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
-		Where("order_id = ?", id.String()).Where("account = ?", string(account)).Where("id IS NOT NULL").
-		OrderExpr("?", bun.Ident(eventIDColumn(d.db))).Scan(ctx); err != nil {
+	if err := d.db.NewRaw(src.selectEvents()+"e.order_id = ? AND e.account = ? ORDER BY "+src.id,
+		id.String(), string(account)).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("store: events of order %s: %w", id, err)
 	}
 	return toOrderEvents(rows)
@@ -413,10 +436,10 @@ func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
 	for {
 		var n int
 		err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
+			src := eventsOf(tx)
 			var seqs []int64
-			if err := tx.NewSelect().Model((*eventRow)(nil)).Column("seq").
-				Where("occurred_at < ?", before.UTC()).Where("id IS NOT NULL").
-				OrderExpr("seq").Limit(purgeBatch).Scan(ctx, &seqs); err != nil {
+			if err := tx.NewRaw("SELECT e.seq FROM "+src.from+" WHERE e.occurred_at < ? ORDER BY e.seq LIMIT ?",
+				before.UTC(), purgeBatch).Scan(ctx, &seqs); err != nil {
 				return err
 			}
 			if len(seqs) == 0 {
@@ -425,8 +448,17 @@ func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
 			if _, err := tx.NewDelete().Table("webhook_deliveries").Where("event_seq IN (?)", bun.List(seqs)).Exec(ctx); err != nil {
 				return err
 			}
+			// The IDs come from event_ids on PostgreSQL, from the
+			// events themselves (id is seq) on SQLite.
 			var ids []int64
-			if err := tx.NewDelete().Model((*eventRow)(nil)).Where("seq IN (?)", bun.List(seqs)).Returning("id").Scan(ctx, &ids); err != nil {
+			if d.dialect == Postgres {
+				if err := tx.NewDelete().Table("event_ids").Where("seq IN (?)", bun.List(seqs)).Returning("id").Scan(ctx, &ids); err != nil {
+					return err
+				}
+				if _, err := tx.NewDelete().Model((*eventRow)(nil)).Where("seq IN (?)", bun.List(seqs)).Exec(ctx); err != nil {
+					return err
+				}
+			} else if err := tx.NewDelete().Model((*eventRow)(nil)).Where("seq IN (?)", bun.List(seqs)).Returning("id").Scan(ctx, &ids); err != nil {
 				return err
 			}
 			top := int64(0)

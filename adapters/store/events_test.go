@@ -343,6 +343,22 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		_ = hook
 	})
 
+	t.Run("a purge leaves events not numbered yet, which keep their place", func(t *testing.T) {
+		db := open(t)
+		mustCreate(t, db, newOrder(t, t0, false))
+		if db.Dialect() == store.Postgres {
+			if n, err := db.PurgeEvents(ctx, t0.Add(24*time.Hour)); err != nil || n != 0 {
+				t.Fatalf("PurgeEvents of an unnumbered event = %d, %v; want 0", n, err)
+			}
+		}
+		if evs := allEvents(t, db, ""); len(evs) != 1 || evs[0].ID != 1 {
+			t.Errorf("events = %+v; want the one created, with ID 1", evs)
+		}
+		if n, err := db.PurgeEvents(ctx, t0.Add(24*time.Hour)); err != nil || n != 1 {
+			t.Errorf("PurgeEvents once numbered = %d, %v; want 1", n, err)
+		}
+	})
+
 	t.Run("webhooks: created, listed oldest first, deleted, each account's own", func(t *testing.T) {
 		db := open(t)
 		first := mustWebhook(t, db, testAccount, t0)

@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/ordergate/ordergate/adapters/store"
 	"github.com/ordergate/ordergate/adapters/store/storetest"
 	"github.com/ordergate/ordergate/domain"
+	"github.com/ordergate/ordergate/ports"
 )
 
 func TestSQLiteMigratesAnExistingDatabase(t *testing.T) {
@@ -90,4 +94,95 @@ func priceCents(o domain.Order) any {
 		return nil
 	}
 	return o.LimitPrice.Cents()
+}
+
+// TestPostgresMigratesEventIDs builds the schema every migration before
+// 20261201000001 made, with events numbered and not, as the old sequencer
+// left them, then migrates: numbered events keep their IDs, an unnumbered
+// one stays pending and is numbered next, after them, and new events and
+// deliveries follow on.
+func TestPostgresMigratesEventIDs(t *testing.T) {
+	db, err := store.Open(ctx, storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Bun().ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%v: %s", err, q)
+		}
+	}
+	names := []string{"20261124000001_orders", "20261125000001_idempotency_keys", "20261128000001_lifecycle", "20261129000001_accounts", "20261130000001_events"}
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join("migrations", store.Postgres, name+".tx.up.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range strings.Split(string(b), "--bun:split") {
+			exec(stmt)
+		}
+	}
+	if err := migrate.NewMigrator(db.Bun(), migrate.NewMigrations()).Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		exec(`INSERT INTO bun_migrations (name, group_id) VALUES (?, ?)`, name[:14], i+1)
+	}
+
+	hook := mustWebhook(t, db, testAccount, t0)
+	// Seqs 1 and 3 were numbered 1 and 2; seq 2 committed after the last
+	// sequencer ran.
+	olds := []domain.Order{newOrder(t, t0, true), newOrder(t, t0.Add(time.Second), false), newOrder(t, t0.Add(2*time.Second), true)}
+	for i, id := range []any{1, nil, 2} {
+		o := olds[i]
+		doc, err := json.Marshal(map[string]any{"id": o.ID.String(), "account": string(o.Account), "created_at": o.CreatedAt, "updated_at": o.UpdatedAt,
+			"type": string(o.Type), "side": string(o.Side), "instrument": string(o.Instrument), "quantity": o.Quantity, "status": string(o.Status)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(`INSERT INTO events (seq, id, account, order_id, type, occurred_at, order_doc) VALUES (?, ?, ?, ?, 'order.created', ?, ?)`,
+			i+1, id, string(o.Account), o.ID.String(), o.CreatedAt, string(doc))
+		exec(`INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, enqueued_at) VALUES (?, ?, ?, ?)`, string(hook.ID), i+1, o.CreatedAt, o.CreatedAt)
+	}
+	exec(`SELECT setval('events_seq_seq', 3)`)
+
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orderIDs := func(evs []domain.OrderEvent) []string {
+		var out []string
+		for _, e := range evs {
+			out = append(out, fmt.Sprint(e.ID, " ", e.Order.ID))
+		}
+		return out
+	}
+	evs, err := db.EventsAfter(ctx, ports.EventQuery{Limit: 10})
+	if got, want := orderIDs(evs), []string{"1 " + olds[0].ID.String(), "2 " + olds[2].ID.String()}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("events after the migration = %v, %v; want %v (the numbered ones)", got, err, want)
+	}
+	if ds := claimDeliveries(t, db, "s", t0.Add(time.Hour), 10, 10); len(ds) != 2 {
+		t.Errorf("claimed %d deliveries before sequencing; want 2 (of the numbered events)", len(ds))
+	}
+	fresh := newOrder(t, t0.Add(time.Hour), false)
+	mustCreate(t, db, fresh)
+	if n, err := db.SequenceEvents(ctx); n != 2 || err != nil {
+		t.Errorf("SequenceEvents = %d, %v; want 2 (the pending old event and the new one)", n, err)
+	}
+	evs, err = db.EventsAfter(ctx, ports.EventQuery{Account: testAccount, After: 2, Limit: 10})
+	if got, want := orderIDs(evs), []string{"3 " + olds[1].ID.String(), "4 " + fresh.ID.String()}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("events after 2 = %v, %v; want %v", got, err, want)
+	}
+	if got, err := db.OrderEvents(ctx, testAccount, fresh.ID); err != nil || len(got) != 1 || got[0].ID != 4 {
+		t.Errorf("OrderEvents of the new order = %+v, %v; want event 4", got, err)
+	}
+	if last, err := db.LastEventID(ctx); last != 4 || err != nil {
+		t.Errorf("LastEventID = %d, %v; want 4", last, err)
+	}
+	if ds := claimDeliveries(t, db, "s", t0.Add(time.Hour+30*time.Second), 10, 10); len(ds) != 2 {
+		t.Errorf("claimed %d deliveries after sequencing; want 2 (the pending event's and the new one's)", len(ds))
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Errorf("migrating again: %v", err)
+	}
 }

@@ -269,8 +269,8 @@ func (d *DB) claimIn(ctx context.Context, tx bun.Tx, c ports.DeliveryClaim, now,
 		// for, from the index.
 		err := tx.NewRaw(`SELECT c.webhook_id, c.event_seq, c.due_at FROM unnest(?::text[], ?::int[]) AS w(id, room)
 			CROSS JOIN LATERAL (
-				SELECT d.webhook_id, d.event_seq, d.due_at FROM webhook_deliveries AS d JOIN events AS e ON e.seq = d.event_seq
-				WHERE d.webhook_id = w.id AND e.id IS NOT NULL AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+				SELECT d.webhook_id, d.event_seq, d.due_at FROM webhook_deliveries AS d JOIN event_ids AS i ON i.seq = d.event_seq
+				WHERE d.webhook_id = w.id AND d.due_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
 				ORDER BY d.due_at, d.event_seq LIMIT w.room) AS c
 			ORDER BY c.due_at, c.event_seq LIMIT ?`,
 			pgdialect.Array(open), pgdialect.Array(rooms), now, now, c.Limit).Scan(ctx, &due)
@@ -346,8 +346,7 @@ func (d *DB) withEvents(ctx context.Context, rows []deliveryRow) ([]ports.Delive
 		return nil, err
 	}
 	var events []eventRow
-	if err := d.bg.NewSelect().Model(&events).Column("seq", "id", "account", "order_id", "type", "occurred_at", "order_doc", "fill").
-		Where("seq IN (?)", bun.List(seqs)).Scan(ctx); err != nil {
+	if err := d.bg.NewRaw(eventsOf(d.bg).selectEvents()+"e.seq IN (?)", bun.List(seqs)).Scan(ctx, &events); err != nil {
 		return nil, err
 	}
 	hookBy := make(map[string]domain.Webhook, len(hooks))
