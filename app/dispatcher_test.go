@@ -603,3 +603,49 @@ func TestCancelJobsCallCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestRunShrinksClaimsWhileTheExchangeFails: on an exchange that fails
+// every call the dispatcher's claims fall from Concurrency to the floor of
+// 4, and grow back once calls succeed.
+func TestRunShrinksClaimsWhileTheExchangeFails(t *testing.T) {
+	clk := newClock()
+	var orders []domain.Order
+	for range 300 {
+		orders = append(orders, testOrder(t))
+	}
+	ob := newLeaseOutbox(orders...)
+	var failing atomic.Bool
+	failing.Store(true)
+	var calls atomic.Int32
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
+		calls.Add(1)
+		if failing.Load() {
+			return errors.New("exchange down")
+		}
+		return nil
+	}}
+	// Retries are due at once (no backoff), so every slot keeps calling.
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{
+		Concurrency: 64, PollInterval: time.Millisecond,
+		Jitter: func(time.Duration) time.Duration { return 0 },
+	})
+	runDispatcher(t, d)
+	waitFor(t, "500 failed calls", func() bool { return calls.Load() >= 500 })
+	claimsFrom, callsFrom := len(ob.ClaimCalls()), calls.Load()
+	waitFor(t, "300 more failed calls", func() bool { return calls.Load() >= callsFrom+300 })
+	for _, c := range ob.ClaimCalls()[claimsFrom:] {
+		if c.C.Limit > 4 {
+			t.Fatalf("claim of %d after 500 failures; want at most 4 (the floor)", c.C.Limit)
+		}
+	}
+	claimsBefore := len(ob.ClaimCalls())
+	failing.Store(false)
+	waitFor(t, "every order placed", func() bool { return len(settled(ob.SettleCalls(), ports.Done)) == len(orders) })
+	grown := 0
+	for _, c := range ob.ClaimCalls()[claimsBefore:] {
+		grown = max(grown, c.C.Limit)
+	}
+	if grown <= 4 {
+		t.Errorf("largest claim after the exchange recovered = %d; want more than the floor of 4", grown)
+	}
+}
