@@ -50,7 +50,8 @@ type DispatcherConfig struct {
 	// commit to placement (default: discarded).
 	Metrics ports.Metrics
 	// Gate, if set, holds the dispatcher off while it is not ready: the
-	// exchange's circuit breaker.
+	// exchange's circuit breaker. While it is half-open the dispatcher
+	// makes one call at a time, the probe.
 	Gate ports.Gate
 }
 
@@ -142,6 +143,17 @@ func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clo
 	d.loop.release = d.release
 	d.limit = newAIMD(cfg.Concurrency)
 	d.loop.limit = d.limit.Limit
+	if g := cfg.Gate; g != nil {
+		d.loop.limit = func() int {
+			// A half-open breaker lets one probe through and fails the
+			// rest at once: claim only the probe, not a retry write per
+			// slot.
+			if g.State() == ports.GateHalfOpen {
+				return 1
+			}
+			return d.limit.Limit()
+		}
+	}
 	d.loop.run = func(calls context.Context, j ports.Job) func() {
 		seq := d.limit.Start()
 		took, err := d.place(calls, j)

@@ -512,7 +512,7 @@ func TestRunClaimsNothingWhileTheGateIsClosed(t *testing.T) {
 	ob := newLeaseOutbox(o)
 	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return nil }}
 	var ready atomic.Bool
-	gate := &mocks.GateMock{ReadyFunc: ready.Load}
+	gate := &mocks.GateMock{ReadyFunc: ready.Load, StateFunc: func() ports.GateState { return ports.GateClosed }}
 	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{PollInterval: time.Millisecond, Gate: gate})
 	runDispatcher(t, d)
 	// Each poll asks the gate once: after five refusals, nothing was claimed.
@@ -649,5 +649,31 @@ func TestRunShrinksClaimsWhileTheExchangeFails(t *testing.T) {
 	}
 	if grown <= 4 {
 		t.Errorf("largest claim after the exchange recovered = %d; want more than the floor of 4", grown)
+	}
+}
+
+// TestRunClaimsOneJobWhileTheGateIsHalfOpen: a half-open breaker lets one
+// probe through, so the dispatcher claims one job at a time instead of a
+// slot's worth that would fail at once and each be written back as a retry.
+func TestRunClaimsOneJobWhileTheGateIsHalfOpen(t *testing.T) {
+	clk := newClock()
+	var orders []domain.Order
+	for range 20 {
+		orders = append(orders, testOrder(t))
+	}
+	ob := newLeaseOutbox(orders...)
+	ob.ReleaseFunc = func(ctx context.Context, jobs []ports.Job, now time.Time) error { return nil }
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return nil }}
+	gate := &mocks.GateMock{
+		ReadyFunc: func() bool { return true },
+		StateFunc: func() ports.GateState { return ports.GateHalfOpen },
+	}
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{Concurrency: 8, PollInterval: time.Millisecond, Gate: gate})
+	runDispatcher(t, d)
+	waitFor(t, "every order placed", func() bool { return len(settled(ob.SettleCalls(), ports.Done)) == len(orders) })
+	for _, c := range ob.ClaimCalls() {
+		if c.C.Limit != 1 {
+			t.Fatalf("claim of %d with the gate half-open; want 1", c.C.Limit)
+		}
 	}
 }
