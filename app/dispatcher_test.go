@@ -677,3 +677,47 @@ func TestRunClaimsOneJobWhileTheGateIsHalfOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestRunKeepsConcurrencyOnAHealthyStartUpBurst: on a healthy exchange
+// whose failures (every tenth call) come back at once while successes wait,
+// the dispatcher refills each failed slot and fills all of them with
+// successes, burst after burst: its limit stays at Concurrency.
+func TestRunKeepsConcurrencyOnAHealthyStartUpBurst(t *testing.T) {
+	const concurrency, bursts = 64, 5
+	clk := newClock()
+	var orders []domain.Order
+	for range concurrency * bursts * 2 {
+		orders = append(orders, testOrder(t))
+	}
+	ob := newLeaseOutbox(orders...)
+	ob.ReleaseFunc = func(ctx context.Context, jobs []ports.Job, now time.Time) error { return nil }
+	var calls, waiting atomic.Int32
+	var mu sync.Mutex
+	release := make(chan struct{})
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
+		if calls.Add(1)%10 == 0 {
+			return errors.New("exchange hiccup")
+		}
+		mu.Lock()
+		rel := release
+		mu.Unlock()
+		waiting.Add(1)
+		defer waiting.Add(-1)
+		select {
+		case <-rel:
+			return nil
+		case <-ctx.Done(): // the test failed and is stopping
+			return ctx.Err()
+		}
+	}}
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{Concurrency: concurrency, PollInterval: time.Millisecond, ShutdownGrace: time.Millisecond})
+	runDispatcher(t, d)
+	for burst := range bursts {
+		waitFor(t, fmt.Sprintf("burst %d: %d successes in flight", burst, concurrency), func() bool { return waiting.Load() == concurrency })
+		mu.Lock()
+		close(release)
+		release = make(chan struct{})
+		mu.Unlock()
+		waitFor(t, "the burst's successes back", func() bool { return waiting.Load() < concurrency })
+	}
+}
