@@ -15,7 +15,10 @@ import (
 // DispatcherConfig tunes a Dispatcher. Zero fields take the defaults below.
 type DispatcherConfig struct {
 	// Concurrency is the most exchange calls in flight at once (default
-	// 256: at 0.5 s a call that is about 512 placements a second).
+	// 256: at 0.5 s a call that is about 512 placements a second). While
+	// most calls fail the dispatcher halves its limit, down to 4, and grows
+	// it back by one per answered call (AIMD; see aimd), so a failing
+	// exchange is not fed a retry write per slot.
 	Concurrency int
 	// Lease is how long a claimed job stays reserved for this dispatcher
 	// (default 30 s). A crashed dispatcher's jobs are taken over once it
@@ -47,7 +50,8 @@ type DispatcherConfig struct {
 	// commit to placement (default: discarded).
 	Metrics ports.Metrics
 	// Gate, if set, holds the dispatcher off while it is not ready: the
-	// exchange's circuit breaker.
+	// exchange's circuit breaker. While it is half-open the dispatcher
+	// makes one call at a time, the probe.
 	Gate ports.Gate
 }
 
@@ -79,7 +83,8 @@ type Dispatcher struct {
 	cfg      DispatcherConfig
 	log      *slog.Logger
 
-	loop *leaseLoop[ports.Job]
+	loop  *leaseLoop[ports.Job]
+	limit *aimd // calls in flight, shrunk while the exchange fails
 }
 
 // NewDispatcher returns a Dispatcher over outbox and exchange, or an error
@@ -136,8 +141,24 @@ func NewDispatcher(outbox ports.Outbox, exchange ports.Exchange, clock ports.Clo
 	}
 	d.loop.claim = d.claim
 	d.loop.release = d.release
+	d.limit = newAIMD(cfg.Concurrency)
+	d.loop.limit = d.limit.Limit
+	if g := cfg.Gate; g != nil {
+		d.loop.limit = func() int {
+			// A half-open breaker lets one probe through and fails the
+			// rest at once: claim only the probe, not a retry write per
+			// slot.
+			if g.State() == ports.GateHalfOpen {
+				return 1
+			}
+			return d.limit.Limit()
+		}
+	}
 	d.loop.run = func(calls context.Context, j ports.Job) func() {
+		seq := d.limit.Start()
 		took, err := d.place(calls, j)
+		answered := err == nil || errors.Is(err, domain.ErrRejected)
+		d.limit.Done(seq, !answered && calls.Err() == nil, answered)
 		return func() { d.settle(calls, j, err, took) }
 	}
 	return d, nil

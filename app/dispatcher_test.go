@@ -512,7 +512,7 @@ func TestRunClaimsNothingWhileTheGateIsClosed(t *testing.T) {
 	ob := newLeaseOutbox(o)
 	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return nil }}
 	var ready atomic.Bool
-	gate := &mocks.GateMock{ReadyFunc: ready.Load}
+	gate := &mocks.GateMock{ReadyFunc: ready.Load, StateFunc: func() ports.GateState { return ports.GateClosed }}
 	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{PollInterval: time.Millisecond, Gate: gate})
 	runDispatcher(t, d)
 	// Each poll asks the gate once: after five refusals, nothing was claimed.
@@ -601,5 +601,123 @@ func TestCancelJobsCallCancel(t *testing.T) {
 				t.Errorf("a cancel counted as a placement %d times", n)
 			}
 		})
+	}
+}
+
+// TestRunShrinksClaimsWhileTheExchangeFails: on an exchange that fails
+// every call the dispatcher's claims fall from Concurrency to the floor of
+// 4, and grow back once calls succeed.
+func TestRunShrinksClaimsWhileTheExchangeFails(t *testing.T) {
+	clk := newClock()
+	var orders []domain.Order
+	for range 300 {
+		orders = append(orders, testOrder(t))
+	}
+	ob := newLeaseOutbox(orders...)
+	// Stopping mid-claim (when the test fails) hands jobs back.
+	ob.ReleaseFunc = func(ctx context.Context, jobs []ports.Job, now time.Time) error { return nil }
+	var failing atomic.Bool
+	failing.Store(true)
+	var calls atomic.Int32
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
+		calls.Add(1)
+		if failing.Load() {
+			return errors.New("exchange down")
+		}
+		return nil
+	}}
+	// Retries are due at once (no backoff), so every slot keeps calling.
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{
+		Concurrency: 64, PollInterval: time.Millisecond,
+		Jitter: func(time.Duration) time.Duration { return 0 },
+	})
+	runDispatcher(t, d)
+	waitFor(t, "500 failed calls", func() bool { return calls.Load() >= 500 })
+	claimsFrom, callsFrom := len(ob.ClaimCalls()), calls.Load()
+	waitFor(t, "300 more failed calls", func() bool { return calls.Load() >= callsFrom+300 })
+	for _, c := range ob.ClaimCalls()[claimsFrom:] {
+		if c.C.Limit > 4 {
+			t.Fatalf("claim of %d after 500 failures; want at most 4 (the floor)", c.C.Limit)
+		}
+	}
+	claimsBefore := len(ob.ClaimCalls())
+	failing.Store(false)
+	waitFor(t, "every order placed", func() bool { return len(settled(ob.SettleCalls(), ports.Done)) == len(orders) })
+	grown := 0
+	for _, c := range ob.ClaimCalls()[claimsBefore:] {
+		grown = max(grown, c.C.Limit)
+	}
+	if grown <= 4 {
+		t.Errorf("largest claim after the exchange recovered = %d; want more than the floor of 4", grown)
+	}
+}
+
+// TestRunClaimsOneJobWhileTheGateIsHalfOpen: a half-open breaker lets one
+// probe through, so the dispatcher claims one job at a time instead of a
+// slot's worth that would fail at once and each be written back as a retry.
+func TestRunClaimsOneJobWhileTheGateIsHalfOpen(t *testing.T) {
+	clk := newClock()
+	var orders []domain.Order
+	for range 20 {
+		orders = append(orders, testOrder(t))
+	}
+	ob := newLeaseOutbox(orders...)
+	ob.ReleaseFunc = func(ctx context.Context, jobs []ports.Job, now time.Time) error { return nil }
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return nil }}
+	gate := &mocks.GateMock{
+		ReadyFunc: func() bool { return true },
+		StateFunc: func() ports.GateState { return ports.GateHalfOpen },
+	}
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{Concurrency: 8, PollInterval: time.Millisecond, Gate: gate})
+	runDispatcher(t, d)
+	waitFor(t, "every order placed", func() bool { return len(settled(ob.SettleCalls(), ports.Done)) == len(orders) })
+	for _, c := range ob.ClaimCalls() {
+		if c.C.Limit != 1 {
+			t.Fatalf("claim of %d with the gate half-open; want 1", c.C.Limit)
+		}
+	}
+}
+
+// TestRunKeepsConcurrencyOnAHealthyStartUpBurst: on a healthy exchange
+// whose failures (every tenth call) come back at once while successes wait,
+// the dispatcher refills each failed slot and fills all of them with
+// successes, burst after burst: its limit stays at Concurrency.
+func TestRunKeepsConcurrencyOnAHealthyStartUpBurst(t *testing.T) {
+	const concurrency, bursts = 64, 5
+	clk := newClock()
+	var orders []domain.Order
+	for range concurrency * bursts * 2 {
+		orders = append(orders, testOrder(t))
+	}
+	ob := newLeaseOutbox(orders...)
+	ob.ReleaseFunc = func(ctx context.Context, jobs []ports.Job, now time.Time) error { return nil }
+	var calls, waiting atomic.Int32
+	var mu sync.Mutex
+	release := make(chan struct{})
+	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
+		if calls.Add(1)%10 == 0 {
+			return errors.New("exchange hiccup")
+		}
+		mu.Lock()
+		rel := release
+		mu.Unlock()
+		waiting.Add(1)
+		defer waiting.Add(-1)
+		select {
+		case <-rel:
+			return nil
+		case <-ctx.Done(): // the test failed and is stopping
+			return ctx.Err()
+		}
+	}}
+	d := newDispatcher(t, ob, ex, clk.mock(), app.DispatcherConfig{Concurrency: concurrency, PollInterval: time.Millisecond, ShutdownGrace: time.Millisecond})
+	runDispatcher(t, d)
+	for burst := range bursts {
+		waitFor(t, fmt.Sprintf("burst %d: %d successes in flight", burst, concurrency), func() bool { return waiting.Load() == concurrency })
+		mu.Lock()
+		close(release)
+		release = make(chan struct{})
+		mu.Unlock()
+		waitFor(t, "the burst's successes back", func() bool { return waiting.Load() < concurrency })
 	}
 }

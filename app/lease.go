@@ -27,6 +27,9 @@ type leaseLoop[J any] struct {
 
 	// ready, if set, holds claims off while it returns false.
 	ready func() bool
+	// limit, if set, bounds the jobs in flight below concurrency: the
+	// dispatcher's AIMD limit, which shrinks while the exchange fails.
+	limit func() int
 	// claim leases up to n due jobs.
 	claim func(ctx context.Context, n int) ([]J, error)
 	// release hands back jobs claimed but never started; ctx has ended
@@ -118,10 +121,14 @@ func (l *leaseLoop[J]) Run(ctx context.Context) {
 
 	// With most slots busy, wait briefly for a few more to free up, so that
 	// one claim transaction fills several instead of one each.
-	minClaim := max(1, l.concurrency/16)
 	for ctx.Err() == nil {
-		free := cap(slots) - len(slots)
-		if free == 0 {
+		room := l.concurrency
+		if l.limit != nil {
+			room = min(room, l.limit())
+		}
+		minClaim := max(1, room/16)
+		free := room - len(slots)
+		if free <= 0 {
 			select {
 			case <-l.freed:
 			case <-ctx.Done():
@@ -129,8 +136,8 @@ func (l *leaseLoop[J]) Run(ctx context.Context) {
 			continue
 		}
 		if free < minClaim && len(slots) > 0 {
-			l.coalesce(ctx, slots, minClaim)
-			free = cap(slots) - len(slots)
+			l.coalesce(ctx, slots, room, minClaim)
+			free = room - len(slots)
 		}
 		var jobs []J
 		var err error
@@ -177,12 +184,12 @@ func (l *leaseLoop[J]) Run(ctx context.Context) {
 // filled: 10 ms is 2 % of a 0.5 s exchange call.
 const claimCoalesce = 10 * time.Millisecond
 
-// coalesce waits until min slots are free, claimCoalesce has passed, or ctx
-// ends.
-func (l *leaseLoop[J]) coalesce(ctx context.Context, slots chan struct{}, min int) {
+// coalesce waits until min of room slots are free, claimCoalesce has
+// passed, or ctx ends.
+func (l *leaseLoop[J]) coalesce(ctx context.Context, slots chan struct{}, room, min int) {
 	t := time.NewTimer(claimCoalesce)
 	defer t.Stop()
-	for cap(slots)-len(slots) < min {
+	for room-len(slots) < min {
 		select {
 		case <-l.freed:
 		case <-t.C:

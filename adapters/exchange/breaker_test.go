@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,19 +80,139 @@ func TestBreakerCountsRefusalsAsAnswers(t *testing.T) {
 	}
 }
 
-// TestBreakerIgnoresABurstOfFailuresFromAHealthyExchange is the case that
-// consecutive failures alone get wrong: at high concurrency, instant
-// failures come back before slow successes.
-func TestBreakerIgnoresABurstOfFailuresFromAHealthyExchange(t *testing.T) {
+// TestBreakerOpensWithinMinCallsOnAFailingExchange: calls one at a time
+// on an exchange that fails every call open the circuit at the MinCalls-th.
+func TestBreakerOpensWithinMinCallsOnAFailingExchange(t *testing.T) {
 	inner := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error { return exchange.ErrUnavailable }}
-	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Failures: 3, Quiet: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	for range 100 {
+	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Window: time.Hour, Quiet: time.Hour, Logger: discard()})
+	calls := 0
+	for b.Ready() && calls < 1000 {
 		_ = b.Place(context.Background(), order(t))
+		calls++
 	}
-	if b.State() != "closed" {
-		t.Errorf("state after 100 failures within the quiet period = %s; want closed", b.State())
+	t.Logf("opened after %d calls (MinCalls %d)", calls, exchange.DefaultBreakerMinCalls)
+	if calls != exchange.DefaultBreakerMinCalls {
+		t.Errorf("opened after %d calls; want %d", calls, exchange.DefaultBreakerMinCalls)
 	}
 }
+
+// TestBreakerOpensOnAFailingExchangeWithCallsInFlight: 256 calls in
+// flight, all failing. Calls still in flight count as not failed, so the
+// circuit opens once the failures outnumber them: after 128 of 256.
+func TestBreakerOpensOnAFailingExchangeWithCallsInFlight(t *testing.T) {
+	const inFlight = 256
+	var started sync.WaitGroup
+	started.Add(inFlight)
+	turn := make(chan struct{})
+	inner := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
+		started.Done()
+		<-turn // the test lets failures back one at a time
+		return exchange.ErrUnavailable
+	}}
+	b := exchange.NewBreaker(inner, exchange.BreakerConfig{Window: time.Hour, Quiet: time.Hour, Logger: discard()})
+	done := make(chan struct{})
+	for range inFlight {
+		go func() {
+			_ = b.Place(context.Background(), order(t))
+			done <- struct{}{}
+		}()
+	}
+	started.Wait()
+	failed := 0
+	for b.Ready() && failed < inFlight {
+		turn <- struct{}{}
+		<-done
+		failed++
+	}
+	t.Logf("opened after %d failures of %d calls in flight", failed, inFlight)
+	if want := inFlight / 2; failed != want {
+		t.Errorf("opened after %d failures; want %d (half of those in flight)", failed, want)
+	}
+	for range inFlight - failed {
+		turn <- struct{}{}
+		<-done
+	}
+	if err := b.Place(context.Background(), order(t)); !errors.Is(err, exchange.ErrCircuitOpen) {
+		t.Errorf("after the burst: %v; want ErrCircuitOpen", err)
+	}
+	if n := len(inner.PlaceCalls()); n != inFlight {
+		t.Errorf("exchange called %d times; want %d (none once open)", n, inFlight)
+	}
+}
+
+// TestBreakerNeverOpensOnAHealthyStartUpBurst is the case a consecutive
+// failures rule, or a ratio over completed calls, gets wrong: at high
+// concurrency a healthy exchange's instant failures (10 %) all come back
+// before its slow successes. Each of 512 slots calls until one call
+// succeeds, as the dispatcher refills a slot freed by a failure; the
+// successes are held until every slot waits on one. Bursts repeat within
+// one window, over many seeds.
+func TestBreakerNeverOpensOnAHealthyStartUpBurst(t *testing.T) {
+	const slots, bursts, seeds = 512, 10, 40
+	worst := 0 // most failures back before the first success, over all bursts
+	for seed := range uint64(seeds) {
+		rng := rand.New(rand.NewPCG(seed, 12))
+		var mu sync.Mutex
+		release := make(chan struct{})
+		var waiting sync.WaitGroup
+		inner := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
+			mu.Lock()
+			fail := rng.IntN(10) == 0
+			rel := release
+			mu.Unlock()
+			if fail {
+				return exchange.ErrUnavailable
+			}
+			waiting.Done()
+			<-rel
+			return nil
+		}}
+		b := exchange.NewBreaker(inner, exchange.BreakerConfig{Window: time.Hour, Quiet: time.Hour, Logger: discard()})
+		for burst := range bursts {
+			var failures atomic.Int64
+			var all sync.WaitGroup
+			waiting.Add(slots)
+			all.Add(slots)
+			for range slots {
+				go func() {
+					defer all.Done()
+					for {
+						err := b.Place(context.Background(), order(t))
+						if err == nil {
+							return
+						}
+						if errors.Is(err, exchange.ErrCircuitOpen) {
+							waiting.Done() // the slot gives up: the test fails below
+							return
+						}
+						failures.Add(1)
+					}
+				}()
+			}
+			waiting.Wait() // every failure is back; no success yet
+			worst = max(worst, int(failures.Load()))
+			if b.State() != ports.GateClosed {
+				t.Fatalf("seed %d burst %d: state %s after %d failures and no success yet; want closed", seed, burst, b.State(), failures.Load())
+			}
+			mu.Lock()
+			close(release)
+			release = make(chan struct{})
+			mu.Unlock()
+			all.Wait()
+			if b.State() != ports.GateClosed {
+				t.Fatalf("seed %d burst %d: state %s; want closed", seed, burst, b.State())
+			}
+		}
+	}
+	t.Logf("up to %d failures came back before the first success of a burst", worst)
+	// The test is only worth something if a ratio over completed calls
+	// would have tripped: MinCalls failures and nothing else back.
+	if worst < exchange.DefaultBreakerMinCalls {
+		t.Errorf("at most %d failures before a success; the bursts are too small to test the rule", worst)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestBreakerPassesCancel(t *testing.T) {
 	var failing atomic.Bool
