@@ -81,8 +81,9 @@ func runUnderLoad(b *testing.B, db *store.DB, workers int) {
 					settles.Add(1)
 					go func() {
 						defer settles.Done()
-						// Another worker's later claim may hold it by now.
-						err := db.Settle(ctx, j, ports.Outcome{Result: ports.Retry, At: now, Due: now, Cause: "exchange down"})
+						// Another worker's later claim may hold it by now; a settle runs to
+						// its end after the benchmark stops.
+						err := db.Settle(context.WithoutCancel(bctx), j, ports.Outcome{Result: ports.Retry, At: now, Due: now, Cause: "exchange down"})
 						if err != nil && !errors.Is(err, domain.ErrLeaseLost) {
 							b.Error(err)
 						}
