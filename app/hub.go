@@ -15,7 +15,8 @@ import (
 // HubConfig tunes an EventHub. Zero fields take the defaults below.
 type HubConfig struct {
 	// Buffer is how many events a client may fall behind live events
-	// before it is disconnected with ErrStreamTooSlow (default 1024).
+	// before it is disconnected with ErrStreamTooSlow (default 256; each
+	// is about 300 bytes, allocated when the stream opens).
 	Buffer int
 	// Poll is how often the hub looks for new events when no signal comes
 	// (default 1 s).
@@ -26,7 +27,7 @@ type HubConfig struct {
 
 // Defaults of HubConfig.
 const (
-	DefaultHubBuffer = 1024
+	DefaultHubBuffer = 256
 	DefaultHubPoll   = time.Second
 	DefaultHubPage   = 500
 )

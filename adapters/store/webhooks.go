@@ -188,8 +188,17 @@ func (d *DB) ClaimDeliveries(ctx context.Context, c ports.DeliveryClaim) ([]port
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
 	now, until := c.Now.UTC(), utcMicro(c.LeaseUntil)
+	// The sender is woken after every commit that wrote events, and most
+	// wake-ups find nothing to claim (no endpoint, or its deliveries
+	// leased): a read says so without a write transaction, which on SQLite
+	// would queue for the one writer with the creates.
+	due, err := d.bg.NewSelect().Model((*deliveryRow)(nil)).Where("due_at <= ?", now).
+		Where("(lease_until IS NULL OR lease_until < ?)", now).Limit(1).Exists(ctx)
+	if err == nil && !due {
+		return nil, nil
+	}
 	var got []deliveryRow
-	err := d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
+	err = d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		got, err = d.claimIn(ctx, tx, c, now, until)
 		return err
