@@ -80,19 +80,5 @@ func PurgeEvents(ctx context.Context, events ports.Events, clock ports.Clock, re
 	if log == nil {
 		log = slog.Default()
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for ctx.Err() == nil {
-		n, err := events.PurgeEvents(ctx, clock.Now().Add(-retention))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("purge events", "err", err)
-		case n > 0:
-			log.Info("purged events", "count", n, "retention", retention)
-		}
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}
+	purgeEvery(ctx, "events", events.PurgeEvents, clock, retention, interval, log)
 }

@@ -225,19 +225,25 @@ const DefaultKeyRetention = 24 * time.Hour
 // PurgeKeys runs until ctx is cancelled, forgetting idempotency keys older
 // than retention every interval. Several instances may run it at once.
 func PurgeKeys(ctx context.Context, keys ports.Keys, clock ports.Clock, retention, interval time.Duration, log *slog.Logger) {
+	purgeEvery(ctx, "idempotency keys", keys.PurgeKeys, clock, retention, interval, log)
+}
+
+// purgeEvery runs until ctx is cancelled, calling purge with the time
+// retention ago every interval and logging what it deleted (what names
+// it) or why it failed.
+func purgeEvery(ctx context.Context, what string, purge func(context.Context, time.Time) (int, error), clock ports.Clock, retention, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
-		n, err := keys.PurgeKeys(ctx, clock.Now().Add(-retention))
+	for ctx.Err() == nil {
+		n, err := purge(ctx, clock.Now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Error("purge idempotency keys", "err", err)
+			log.Error("purge "+what, "err", err)
 		case n > 0:
-			log.Info("purged idempotency keys", "count", n, "retention", retention)
+			log.Info("purged "+what, "count", n, "retention", retention)
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-t.C:
 		}
 	}
