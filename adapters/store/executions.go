@@ -107,15 +107,11 @@ func (d *DB) ApplyReports(ctx context.Context, b ports.Batch) (ports.Applied, er
 			return err
 		})
 	}
-	err := attempt()
-	if err != nil && !definite(err) {
-		if err = attempt(); errors.Is(err, domain.ErrLeaseLost) {
-			// The first attempt committed if the position is now the batch's end.
-			if _, seq, perr := d.FeedPosition(ctx, b.Session); perr == nil && seq == b.Reports[len(b.Reports)-1].Seq {
-				return applied, nil
-			}
-		}
-	}
+	err := onceOr(attempt, domain.ErrLeaseLost, func() bool {
+		// The first attempt committed if the position is now the batch's end.
+		_, seq, perr := d.FeedPosition(ctx, b.Session)
+		return perr == nil && seq == b.Reports[len(b.Reports)-1].Seq
+	})
 	if err != nil {
 		return ports.Applied{}, fmt.Errorf("store: apply reports %d to %d of session %s: %w", b.After+1, b.After+int64(len(b.Reports)), b.Session, err)
 	}

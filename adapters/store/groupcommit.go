@@ -120,6 +120,20 @@ func once(write func() error) error {
 	return err
 }
 
+// onceOr is once for a write whose second run may find the first one's
+// commit: if the second fails with gone (what it changes is no longer
+// there) and committed confirms the first run's effect, the write
+// succeeded.
+func onceOr(write func() error, gone error, committed func() bool) error {
+	err := write()
+	if err != nil && !definite(err) {
+		if err = write(); errors.Is(err, gone) && committed() {
+			return nil
+		}
+	}
+	return err
+}
+
 // definite reports whether err is the database's definite answer rather
 // than a failure that may hide a commit.
 func definite(err error) bool {

@@ -150,12 +150,8 @@ func (d *DB) DeleteWebhook(ctx context.Context, account domain.Account, id domai
 	if !exists {
 		return webhookNotFound(id)
 	}
-	err = attempt()
-	if err != nil && !definite(err) {
-		if err = attempt(); errors.Is(err, domain.ErrNotFound) {
-			return nil // there before, gone now
-		}
-	}
+	// There before, gone now: the first attempt deleted it.
+	err = onceOr(attempt, domain.ErrNotFound, func() bool { return true })
 	if err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
 			return err
@@ -402,12 +398,7 @@ func (d *DB) SettleDelivery(ctx context.Context, dl ports.Delivery, o ports.Deli
 	attempt := func() error {
 		return d.writeTx(ctx, background, func(ctx context.Context, tx bun.Tx) error { return settleDeliveryIn(ctx, tx, dl, o) })
 	}
-	err := attempt()
-	if err != nil && !definite(err) {
-		if err = attempt(); errors.Is(err, domain.ErrLeaseLost) && d.settled(ctx, dl, o) {
-			return nil
-		}
-	}
+	err := onceOr(attempt, domain.ErrLeaseLost, func() bool { return d.settled(ctx, dl, o) })
 	if err != nil {
 		return fmt.Errorf("store: settle delivery of event %d to webhook %s: %w", dl.Event.ID, dl.Webhook.ID, err)
 	}
