@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/ordergate/ordergate/domain"
@@ -107,8 +105,7 @@ func NewIngester(feed ports.Feed, execs ports.Executions, leases ports.Leases, c
 		return nil, errors.New("ingester: durations must not be negative, and retry max not below retry base")
 	}
 	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		cfg.Owner = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatUint(rand.Uint64()&0xffffff, 16) //nolint:gosec // G404: a tag to tell owners apart
+		cfg.Owner = defaultOwner()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
