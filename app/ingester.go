@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/ordergate/ordergate/domain"
@@ -411,13 +410,7 @@ func (s *sequencer) accept(r domain.Report) []domain.Report {
 
 // backoff is the wait before the n-th retry (1-based): full jitter, capped.
 func (in *Ingester) backoff(n int) time.Duration {
-	ceiling := in.cfg.RetryMax
-	if shift := n - 1; shift < 30 {
-		if b := in.cfg.RetryBase << shift; b < ceiling {
-			ceiling = b
-		}
-	}
-	return rand.N(ceiling + 1) //nolint:gosec // G404: jitter, not a secret
+	return uniformJitter(backoffCeiling(in.cfg.RetryBase, in.cfg.RetryMax, n-1))
 }
 
 // sleep waits d or until ctx ends.
