@@ -201,7 +201,7 @@ type wroteEventsKey struct{}
 // insertEvents writes events and, for each, one delivery per enabled
 // webhook of its account, due at once. On PostgreSQL that is one statement
 // over arrays, whatever the number of events; on SQLite one prepared
-// statement per event, whose trigger writes its deliveries.
+// statement per event, then one for all their deliveries.
 func insertEvents(ctx context.Context, tx bun.Tx, rows []eventRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -226,6 +226,14 @@ const (
 	SELECT w.id, ev.seq, ev.occurred_at, 0, ev.occurred_at
 	FROM ev JOIN webhooks AS w ON w.account = ev.account AND w.disabled_at IS NULL`
 	insertEventSQL = `INSERT INTO events (account, order_id, type, occurred_at, order_doc, fill) VALUES (?, ?, ?, ?, ?, ?)`
+	// insertDeliveriesSQL writes the deliveries of the events numbered
+	// from the first argument to the second. It starts from the enabled
+	// webhooks (CROSS JOIN keeps that order in SQLite's planner): with none,
+	// as for most accounts, it reads no event at all.
+	insertDeliveriesSQL = `INSERT INTO webhook_deliveries (webhook_id, event_seq, due_at, attempts, enqueued_at)
+		SELECT w.id, e.seq, e.occurred_at, 0, e.occurred_at
+		FROM webhooks AS w CROSS JOIN events AS e ON e.account = w.account AND e.seq BETWEEN ? AND ?
+		WHERE w.disabled_at IS NULL`
 )
 
 func insertEventsUnnest(ctx context.Context, tx bun.Tx, rows []eventRow) error {
@@ -244,19 +252,34 @@ func insertEventsUnnest(ctx context.Context, tx bun.Tx, rows []eventRow) error {
 }
 
 func insertEventsPrepared(ctx context.Context, tx bun.Tx, rows []eventRow) error {
-	// The deliveries follow, from the trigger events_deliveries.
 	stmt, err := prepareIn(ctx, tx, insertEventSQL)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
+	// One writer: the transaction's events are numbered first..last, with
+	// no other event between them.
+	var first, last int64
 	for i := range rows {
 		r := &rows[i]
-		if _, err := stmt.ExecContext(ctx, r.Account, r.OrderID, r.Type, sqliteTime(r.OccurredAt), r.OrderDoc, r.Fill); err != nil {
+		res, err := stmt.ExecContext(ctx, r.Account, r.OrderID, r.Type, sqliteTime(r.OccurredAt), r.OrderDoc, r.Fill)
+		if err != nil {
 			return err
 		}
+		if last, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if i == 0 {
+			first = last
+		}
 	}
-	return nil
+	deliveries, err := prepareIn(ctx, tx, insertDeliveriesSQL)
+	if err != nil {
+		return err
+	}
+	defer deliveries.Close()
+	_, err = deliveries.ExecContext(ctx, first, last)
+	return err
 }
 
 // eventSource is where a dialect reads numbered events from: from, the

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,6 +429,62 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 		if n := count(t, db, "webhook_deliveries"); n != 1 {
 			t.Errorf("deliveries = %d; want 1", n)
+		}
+	})
+
+	t.Run("every event of a transaction gets its deliveries, however many it writes", func(t *testing.T) {
+		db := open(t)
+		mustWebhook(t, db, testAccount, t0)
+		second, err := domain.NewWebhook(testAccount, "https://second.example.com/", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateWebhook(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		mustWebhook(t, db, "other", t0)
+		// Concurrent creates share group commits, the two accounts mixed.
+		var wg sync.WaitGroup
+		for i := range 64 {
+			wg.Go(func() {
+				o := newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), false)
+				if i%2 == 1 {
+					o.Account = "other"
+				}
+				if err := db.Create(ctx, o); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		// Three events of one order in one transaction.
+		f := newOrder(t, t0.Add(time.Second), false)
+		mustCreate(t, db, f)
+		if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", At: t0.Add(time.Minute), Reports: []domain.Report{
+			report(1, f, domain.ReportAck, 0, 0, t0.Add(4*time.Second)),
+			report(2, f, domain.ReportPartialFill, 4, 10001, t0.Add(5*time.Second)),
+			report(3, f, domain.ReportFill, 6, 10000, t0.Add(6*time.Second)),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		var got []struct {
+			Seq        int64  `bun:"seq"`
+			Account    string `bun:"account"`
+			Deliveries int    `bun:"deliveries"`
+		}
+		if err := db.Bun().NewRaw(`SELECT e.seq, e.account, count(d.webhook_id) AS deliveries
+			FROM events AS e LEFT JOIN webhook_deliveries AS d ON d.event_seq = e.seq
+			GROUP BY e.seq, e.account ORDER BY e.seq`).Scan(ctx, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 64+1+3 {
+			t.Fatalf("%d events; want %d", len(got), 64+1+3)
+		}
+		want := map[string]int{string(testAccount): 2, "other": 1}
+		for _, e := range got {
+			if e.Deliveries != want[e.Account] {
+				t.Errorf("event %d of %s has %d deliveries; want %d", e.Seq, e.Account, e.Deliveries, want[e.Account])
+			}
 		}
 	})
 

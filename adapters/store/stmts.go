@@ -12,7 +12,7 @@ import (
 // prepared once on the writer's one connection: the pure-Go SQLite would
 // otherwise parse each afresh in every transaction, and a transaction that
 // writes an order, its job and its event parses three.
-var sqliteStmts = []string{insertOrderSQL, insertJobSQL, insertEventSQL, updateOrderSQL, insertExecutionSQL}
+var sqliteStmts = []string{insertOrderSQL, insertJobSQL, insertEventSQL, insertDeliveriesSQL, updateOrderSQL, insertExecutionSQL}
 
 // stmtCache holds the writer's prepared statements, by text.
 type stmtCache struct {
