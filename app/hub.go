@@ -142,6 +142,9 @@ func (h *EventHub) start(ctx context.Context) bool {
 
 // catchUp reads and fans out every event after the hub's position.
 func (h *EventHub) catchUp(ctx context.Context) {
+	if h.idle(ctx) {
+		return
+	}
 	for ctx.Err() == nil {
 		h.mu.Lock()
 		pos := h.pos
@@ -164,6 +167,34 @@ func (h *EventHub) catchUp(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// idle moves the hub's position to the last event stored, with one cheap
+// read instead of reading every new event, if no stream is live: there is
+// nobody to fan them out to. It reports whether it did. A stream still
+// catching up reads on until it has passed the new position (see
+// backfill), and one that went live meanwhile keeps the hub reading.
+func (h *EventHub) idle(ctx context.Context) bool {
+	h.mu.Lock()
+	idle := len(h.subs) == 0
+	h.mu.Unlock()
+	if !idle {
+		return false
+	}
+	id, err := h.events.LastEventID(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Error("read the last event ID; retrying", "err", err)
+		}
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) > 0 {
+		return false
+	}
+	h.pos = max(h.pos, id)
+	return true
 }
 
 // skip handles a hub that fell so far behind that its next events were

@@ -488,3 +488,34 @@ func TestHubBackfillReadsOnlyAsFastAsTheClient(t *testing.T) {
 		}
 	}
 }
+
+// With no stream live the hub reads only the last event ID, not the events
+// themselves; a stream that starts later still gets every event, stored
+// and live.
+func TestIdleHubReadsNoEvents(t *testing.T) {
+	store := newMemEvents()
+	h, _ := startHub(t, store, nil, app.HubConfig{Page: 16})
+	for range 200 {
+		store.add("acc")
+	}
+	waitFor(t, "the hub past every event", func() bool { return len(store.LastEventIDCalls()) > 3 })
+	for _, c := range store.EventsAfterCalls() {
+		if c.Q.Account == "" {
+			t.Fatalf("an idle hub read events: %+v", c.Q)
+		}
+	}
+	s := subscribe(t, h, "acc", 0)
+	waitFor(t, "the stream live", func() bool { return app.LiveStreams(h, "acc") == 1 })
+	live := store.add("acc")
+	got := make([]domain.OrderEvent, 0, 201)
+	for len(got) < 201 {
+		ev, ok := next(t, s)
+		if !ok {
+			t.Fatalf("stream ended after %d events: %v", len(got), s.Err())
+		}
+		got = append(got, ev)
+	}
+	if diff := cmp.Diff(ids(store.of("acc", 0)), ids(got)); diff != "" || got[200].ID != live.ID {
+		t.Errorf("stream (-want +got):\n%s", diff)
+	}
+}
