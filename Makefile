@@ -25,7 +25,7 @@ REDOCLY    := $(CURDIR)/.tools/node/node_modules/.bin/redocly
 # only Go) the tests still run, without it.
 RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test test-short lint golangci-lint fmt-check vulncheck openapi-lint tools generate openapi client check-generate fuzz bench ci
+.PHONY: run build test test-short lint golangci-lint fmt-check vulncheck openapi-lint actionlint tools generate openapi client check-generate docs-ui check-docs-ui docker-binaries fuzz bench ci
 
 ## run: serve on 127.0.0.1:8080 with SQLite (ordergate.db) and the simulated exchange
 run:
@@ -117,6 +117,36 @@ FUZZ_EXECS       ?= 200000x
 FUZZ_EXECS_BODY  ?= 40000x
 FUZZ_EXECS_APPLY ?= 75000x
 FUZZ_EXECS_AUTH  ?= 100000x
+
+# The /docs renderer: Stoplight Elements (Huma's own default) from the npm
+# registry, at this version, checked against npm's integrity (dist.integrity,
+# the sha512 of the tarball) and vendored into adapters/httpapi/docsui, where
+# go:embed puts it in the binary: /docs works offline and `go build` needs no
+# npm. A Go test checks the committed files against docsui/SHA256SUMS, which
+# this target writes. (Redoc was tried first: its side menu loads a logo from
+# cdn.redoc.ly whatever the options, which the browser test caught.)
+ELEMENTS_VERSION   := 9.0.25
+ELEMENTS_INTEGRITY := sha512-rDbNsgSCNo74lyV57cBzym+8F68/R2j7UPq4r3w5qK608vX8APNJhTq+2MkbTjsM3bUhFIoRdI225tlI85KpCA==
+NPM_REGISTRY       ?= https://registry.npmjs.org
+DOCSUI             := adapters/httpapi/docsui
+DOCSUI_FILES       := web-components.min.js web-components.min.js.LICENSE.txt styles.min.css LICENSE
+
+## docs-ui: download Stoplight Elements $(ELEMENTS_VERSION) from the npm registry, check its integrity and vendor it into adapters/httpapi/docsui
+docs-ui:
+	@set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  curl -fsSL -o "$$tmp/elements.tgz" "$(NPM_REGISTRY)/@stoplight/elements/-/elements-$(ELEMENTS_VERSION).tgz"; \
+	  got="sha512-$$(openssl dgst -sha512 -binary "$$tmp/elements.tgz" | openssl base64 -A)"; \
+	  if [ "$$got" != "$(ELEMENTS_INTEGRITY)" ]; then echo "elements-$(ELEMENTS_VERSION).tgz is $$got; want $(ELEMENTS_INTEGRITY)"; exit 1; fi; \
+	  tar -xzf "$$tmp/elements.tgz" -C "$$tmp" $(addprefix package/,$(DOCSUI_FILES)); \
+	  for f in $(DOCSUI_FILES); do cp "$$tmp/package/$$f" $(DOCSUI)/; done; \
+	  cd $(DOCSUI) && { echo "# @stoplight/elements $(ELEMENTS_VERSION) $(ELEMENTS_INTEGRITY): written by make docs-ui"; \
+	    sha256sum $(DOCSUI_FILES); } > SHA256SUMS
+	@echo "vendored @stoplight/elements $(ELEMENTS_VERSION) into $(DOCSUI)"
+
+## check-docs-ui: fail if the vendored renderer is not exactly Stoplight Elements $(ELEMENTS_VERSION) from the registry (needs the npm registry)
+check-docs-ui: docs-ui
+	@git diff --exit-code -- $(DOCSUI) || \
+	  { echo "$(DOCSUI) is not @stoplight/elements $(ELEMENTS_VERSION): run 'make docs-ui' and commit"; exit 1; }
 
 ## fuzz: run each fuzz target for its execution budget (seed corpora run in every `make test`): the price and ISIN parsers, the request decoder, the Authorization header's parser, and the lifecycle's Apply
 fuzz:
