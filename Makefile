@@ -17,6 +17,7 @@ GOLANGCI   := $(TOOLS)/golangci-lint
 GOVULN     := $(TOOLS)/govulncheck
 OAPI       := $(TOOLS)/oapi-codegen
 INDEXDB    := $(TOOLS)/indexdb
+ACTIONLINT := $(TOOLS)/actionlint
 # Redocly CLI from the npm registry, installed into .tools/node.
 REDOCLY_VERSION ?= 2.77.0
 REDOCLY    := $(CURDIR)/.tools/node/node_modules/.bin/redocly
@@ -44,8 +45,8 @@ test:
 test-short:
 	$(GO) test $(RACE) -short -count=1 ./...
 
-## lint: go vet, gofmt, golangci-lint (.golangci.yml), govulncheck and the OpenAPI lint
-lint: fmt-check golangci-lint vulncheck openapi-lint
+## lint: go vet, gofmt, golangci-lint (.golangci.yml), govulncheck, the OpenAPI lint and actionlint
+lint: fmt-check golangci-lint vulncheck openapi-lint actionlint
 	$(GO) vet ./...
 
 ## fmt-check: fail if gofmt or goimports would change a file
@@ -75,17 +76,26 @@ vulncheck: $(GOVULN) $(VULNDB)/index/db.json
 openapi-lint: $(REDOCLY)
 	$(REDOCLY) lint --config redocly.yaml openapi/openapi.yaml
 
+## actionlint: lint the GitHub Actions workflows (.github/workflows), with shellcheck on their scripts where it is installed
+actionlint: $(ACTIONLINT)
+	$(ACTIONLINT)
+
 $(REDOCLY):
 	npm install --silent --no-audit --no-fund --prefix .tools/node @redocly/cli@$(REDOCLY_VERSION)
 
 ## tools: build the pinned developer tools into .tools/bin
-tools: $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB)
+tools: $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB) $(ACTIONLINT)
 
 TOOL_PKGS := github.com/golangci/golangci-lint/v2/cmd/golangci-lint golang.org/x/vuln/cmd/govulncheck \
 	github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen golang.org/x/vulndb/cmd/indexdb
 $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB) &: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o $(TOOLS)/ $(TOOL_PKGS)
 	touch $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB)
+
+# actionlint has a module of its own, tools/actionlint (see its doc.go).
+$(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	cd tools/actionlint && $(GO) build -o $(TOOLS)/ github.com/rhysd/actionlint/cmd/actionlint
+	touch $(ACTIONLINT)
 
 ## generate: regenerate moq mocks, the committed OpenAPI document and its Go client
 generate:
