@@ -97,6 +97,15 @@ $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 	cd tools/actionlint && $(GO) build -o $(TOOLS)/ github.com/rhysd/actionlint/cmd/actionlint
 	touch $(ACTIONLINT)
 
+# The container image's binaries: static (modernc.org/sqlite is pure Go, so
+# no C library is needed), without file paths or symbol tables. The
+# Dockerfile builds them with this target, and .ci/run does too, so the
+# flags live here alone and CI checks the build the image makes.
+DOCKER_OUT ?= bin/docker
+## docker-binaries: build ordergate and exchange-sim as the Dockerfile does, into $(DOCKER_OUT)
+docker-binaries:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(DOCKER_OUT)/ ./cmd/ordergate ./cmd/exchange-sim
+
 ## generate: regenerate moq mocks, the committed OpenAPI document and its Go client
 generate:
 	$(GO) generate ./...
