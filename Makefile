@@ -179,6 +179,7 @@ fuzz:
 bench:
 	$(GO) run ./cmd/ordergate-bench $(if $(BENCH_SHORT),--short) $(BENCH_ARGS)
 
-## ci: what .ci/run runs once PostgreSQL is up
-ci: lint check-generate test
+## ci: the Makefile's part of .ci/run, once PostgreSQL, Chromium and pre-commit are there (.ci/run also runs pre-commit and the benchmark smoke run)
+ci: lint check-generate check-docs-ui test
 	$(MAKE) fuzz
+	.ci/check-image-binaries
