@@ -17,6 +17,7 @@ GOLANGCI   := $(TOOLS)/golangci-lint
 GOVULN     := $(TOOLS)/govulncheck
 OAPI       := $(TOOLS)/oapi-codegen
 INDEXDB    := $(TOOLS)/indexdb
+ACTIONLINT := $(TOOLS)/actionlint
 # Redocly CLI from the npm registry, installed into .tools/node.
 REDOCLY_VERSION ?= 2.77.0
 REDOCLY    := $(CURDIR)/.tools/node/node_modules/.bin/redocly
@@ -25,7 +26,7 @@ REDOCLY    := $(CURDIR)/.tools/node/node_modules/.bin/redocly
 # only Go) the tests still run, without it.
 RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test test-short lint golangci-lint fmt-check vulncheck openapi-lint tools generate openapi client check-generate fuzz bench ci
+.PHONY: run build test test-short lint golangci-lint fmt-check vulncheck openapi-lint actionlint tools generate openapi client check-generate docs-ui check-docs-ui docker-binaries fuzz bench ci
 
 ## run: serve on 127.0.0.1:8080 with SQLite (ordergate.db) and the simulated exchange
 run:
@@ -44,8 +45,8 @@ test:
 test-short:
 	$(GO) test $(RACE) -short -count=1 ./...
 
-## lint: go vet, gofmt, golangci-lint (.golangci.yml), govulncheck and the OpenAPI lint
-lint: fmt-check golangci-lint vulncheck openapi-lint
+## lint: go vet, gofmt, golangci-lint (.golangci.yml), govulncheck, the OpenAPI lint and actionlint
+lint: fmt-check golangci-lint vulncheck openapi-lint actionlint
 	$(GO) vet ./...
 
 ## fmt-check: fail if gofmt or goimports would change a file
@@ -75,17 +76,35 @@ vulncheck: $(GOVULN) $(VULNDB)/index/db.json
 openapi-lint: $(REDOCLY)
 	$(REDOCLY) lint --config redocly.yaml openapi/openapi.yaml
 
+## actionlint: lint the GitHub Actions workflows (.github/workflows), with shellcheck on their scripts where it is installed
+actionlint: $(ACTIONLINT)
+	$(ACTIONLINT)
+
 $(REDOCLY):
 	npm install --silent --no-audit --no-fund --prefix .tools/node @redocly/cli@$(REDOCLY_VERSION)
 
 ## tools: build the pinned developer tools into .tools/bin
-tools: $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB)
+tools: $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB) $(ACTIONLINT)
 
 TOOL_PKGS := github.com/golangci/golangci-lint/v2/cmd/golangci-lint golang.org/x/vuln/cmd/govulncheck \
 	github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen golang.org/x/vulndb/cmd/indexdb
 $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB) &: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o $(TOOLS)/ $(TOOL_PKGS)
 	touch $(GOLANGCI) $(GOVULN) $(OAPI) $(INDEXDB)
+
+# actionlint has a module of its own, tools/actionlint (see its doc.go).
+$(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	cd tools/actionlint && $(GO) build -o $(TOOLS)/ github.com/rhysd/actionlint/cmd/actionlint
+	touch $(ACTIONLINT)
+
+# The container image's binaries: static (modernc.org/sqlite is pure Go, so
+# no C library is needed), without file paths or symbol tables. The
+# Dockerfile builds them with this target, and .ci/run does too, so the
+# flags live here alone and CI checks the build the image makes.
+DOCKER_OUT ?= bin/docker
+## docker-binaries: build ordergate and exchange-sim as the Dockerfile does, into $(DOCKER_OUT)
+docker-binaries:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(DOCKER_OUT)/ ./cmd/ordergate ./cmd/exchange-sim
 
 ## generate: regenerate moq mocks, the committed OpenAPI document and its Go client
 generate:
@@ -118,6 +137,36 @@ FUZZ_EXECS_BODY  ?= 40000x
 FUZZ_EXECS_APPLY ?= 75000x
 FUZZ_EXECS_AUTH  ?= 100000x
 
+# The /docs renderer: Stoplight Elements (Huma's own default) from the npm
+# registry, at this version, checked against npm's integrity (dist.integrity,
+# the sha512 of the tarball) and vendored into adapters/httpapi/docsui, where
+# go:embed puts it in the binary: /docs works offline and `go build` needs no
+# npm. A Go test checks the committed files against docsui/SHA256SUMS, which
+# this target writes. (Redoc was tried first: its side menu loads a logo from
+# cdn.redoc.ly whatever the options, which the browser test caught.)
+ELEMENTS_VERSION   := 9.0.25
+ELEMENTS_INTEGRITY := sha512-rDbNsgSCNo74lyV57cBzym+8F68/R2j7UPq4r3w5qK608vX8APNJhTq+2MkbTjsM3bUhFIoRdI225tlI85KpCA==
+NPM_REGISTRY       ?= https://registry.npmjs.org
+DOCSUI             := adapters/httpapi/docsui
+DOCSUI_FILES       := web-components.min.js web-components.min.js.LICENSE.txt styles.min.css LICENSE
+
+## docs-ui: download Stoplight Elements $(ELEMENTS_VERSION) from the npm registry, check its integrity and vendor it into adapters/httpapi/docsui
+docs-ui:
+	@set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  curl -fsSL -o "$$tmp/elements.tgz" "$(NPM_REGISTRY)/@stoplight/elements/-/elements-$(ELEMENTS_VERSION).tgz"; \
+	  got="sha512-$$(openssl dgst -sha512 -binary "$$tmp/elements.tgz" | openssl base64 -A)"; \
+	  if [ "$$got" != "$(ELEMENTS_INTEGRITY)" ]; then echo "elements-$(ELEMENTS_VERSION).tgz is $$got; want $(ELEMENTS_INTEGRITY)"; exit 1; fi; \
+	  tar -xzf "$$tmp/elements.tgz" -C "$$tmp" $(addprefix package/,$(DOCSUI_FILES)); \
+	  for f in $(DOCSUI_FILES); do cp "$$tmp/package/$$f" $(DOCSUI)/; done; \
+	  cd $(DOCSUI) && { echo "# @stoplight/elements $(ELEMENTS_VERSION) $(ELEMENTS_INTEGRITY): written by make docs-ui"; \
+	    sha256sum $(DOCSUI_FILES); } > SHA256SUMS
+	@echo "vendored @stoplight/elements $(ELEMENTS_VERSION) into $(DOCSUI)"
+
+## check-docs-ui: fail if the vendored renderer is not exactly Stoplight Elements $(ELEMENTS_VERSION) from the registry (needs the npm registry)
+check-docs-ui: docs-ui
+	@git diff --exit-code -- $(DOCSUI) || \
+	  { echo "$(DOCSUI) is not @stoplight/elements $(ELEMENTS_VERSION): run 'make docs-ui' and commit"; exit 1; }
+
 ## fuzz: run each fuzz target for its execution budget (seed corpora run in every `make test`): the price and ISIN parsers, the request decoder, the Authorization header's parser, and the lifecycle's Apply
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePrice$$' -fuzztime $(FUZZ_EXECS) ./domain
@@ -130,6 +179,7 @@ fuzz:
 bench:
 	$(GO) run ./cmd/ordergate-bench $(if $(BENCH_SHORT),--short) $(BENCH_ARGS)
 
-## ci: what .ci/run runs once PostgreSQL is up
-ci: lint check-generate test
+## ci: the Makefile's part of .ci/run, once PostgreSQL, Chromium and pre-commit are there (.ci/run also runs pre-commit and the benchmark smoke run)
+ci: lint check-generate check-docs-ui test
 	$(MAKE) fuzz
+	.ci/check-image-binaries

@@ -53,14 +53,14 @@ type Health struct {
 }
 
 // NewAPI returns a Huma API on mux serving the OpenAPI document at
-// /openapi.json and /openapi.yaml, and docs at /docs rendered on the server
-// (no script from a CDN). It leaves out Huma's $schema links: the bodies
+// /openapi.json and /openapi.yaml, and docs at /docs: Stoplight Elements, embedded in
+// the binary, rendering /openapi.json (no script from a CDN). It leaves out Huma's $schema links: the bodies
 // are exactly what the contract lists.
 func NewAPI(mux *http.ServeMux) huma.API {
 	overrideNewError()
 	cfg := huma.DefaultConfig("ordergate", Version)
 	cfg.CreateHooks = nil // no $schema field, no Link header
-	cfg.DocsPath = ""     // Huma's page loads its renderer from unpkg.com; docs.go serves one that does not
+	cfg.DocsPath = ""     // Huma's page loads its renderer from unpkg.com; docs.go serves Stoplight Elements from the binary
 	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Info.License = &huma.License{Name: "MIT", Identifier: "MIT"}
 	cfg.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "A local instance started with make run"}}
@@ -69,7 +69,7 @@ func NewAPI(mux *http.ServeMux) huma.API {
 		"Every change of an order is an event, streamed at GET /events (server-sent events) and POSTed, signed, to the account's webhooks. " +
 		"Every order, event and webhook operation needs an API key, sent as Authorization: Bearer <key>; an account sees only the orders its keys placed, and only their events."
 	api := humago.New(mux, cfg)
-	mux.Handle("GET /docs", docsHandler(api))
+	registerDocs(mux, cfg.Info.Title+" "+cfg.Info.Version+" API")
 	return api
 }
 

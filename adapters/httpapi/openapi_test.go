@@ -3,9 +3,13 @@ package httpapi_test
 import (
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"path"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ordergate/ordergate/adapters/httpapi"
+	"github.com/ordergate/ordergate/adapters/httpapi/docsui"
 	"github.com/ordergate/ordergate/domain"
 )
 
@@ -210,37 +215,73 @@ func TestStatusesFollowTheDomain(t *testing.T) {
 	}
 }
 
-// TestDocsShowHowToAuthenticate checks /docs explains the bearer key and
-// marks which operations need it.
-func TestDocsShowHowToAuthenticate(t *testing.T) {
-	f := newFixture(t, memOrders(), pinger{})
-	resp := f.api.Get("/docs")
-	if resp.Code != http.StatusOK {
-		t.Fatalf("GET /docs = %d", resp.Code)
+// TestDocsServeTheRendererFromTheBinary checks /docs is Stoplight Elements
+// loaded from the server itself, under a policy that allows nothing else,
+// reading the server's own document; its assets are the embedded files,
+// cached for a year at addresses that change with their content. The
+// browser test checks what the page renders.
+func TestDocsServeTheRendererFromTheBinary(t *testing.T) {
+	srv := httptest.NewServer(newServer(t, memOrders()).h)
+	t.Cleanup(srv.Close)
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(b)
 	}
-	page := resp.Body.String()
-	for _, s := range []string{`id="authentication"`, "Authorization: Bearer &lt;key&gt;", "ordergate keys create --account NAME", "WWW-Authenticate", "Retry-After"} {
-		if !strings.Contains(page, s) {
-			t.Errorf("/docs does not show %q", s)
+	resp, page := get("/docs")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET /docs = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self';", "connect-src 'self';"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("/docs Content-Security-Policy %q lacks %q", csp, want)
 		}
 	}
-	// section returns the part of the page about one operation.
-	section := func(id string) string {
-		_, rest, ok := strings.Cut(page, `<h2 id="`+id+`">`)
-		if !ok {
-			t.Fatalf("/docs has no section %s", id)
-		}
-		s, _, _ := strings.Cut(rest, "<h2")
-		return s
+	if !strings.Contains(page, `<elements-api apiDescriptionUrl="/openapi.json"`) {
+		t.Errorf("/docs does not render /openapi.json with Elements:\n%s", page)
 	}
-	for _, id := range []string{"place-order", "get-order", "list-orders", "cancel-order", "list-fills", "list-order-events", "stream-events", "create-webhook", "list-webhooks", "delete-webhook"} {
-		if s := section(id); !strings.Contains(s, `<strong>Authentication:</strong> <a href="#security-bearer">bearer</a>`) {
-			t.Errorf("/docs does not say %s needs the bearer key", id)
+	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	var assets []string
+	for _, m := range refs {
+		switch {
+		case strings.HasPrefix(m[1], "/docs/assets/"):
+			assets = append(assets, m[1])
+		case m[1] == "data:," || m[1] == "/openapi.yaml" || m[1] == "/openapi.json":
+		default:
+			t.Errorf("/docs refers to %q, outside the server's own assets", m[1])
 		}
 	}
-	for _, id := range []string{"healthz", "readyz"} {
-		if s := section(id); !strings.Contains(s, "<strong>Authentication:</strong> none") {
-			t.Errorf("/docs does not say %s needs no key", id)
+	want := map[string]string{docsui.Script: "text/javascript; charset=utf-8", docsui.Stylesheet: "text/css; charset=utf-8"}
+	for _, a := range assets {
+		name := path.Base(a)
+		resp, body := get(a)
+		embedded, err := fs.ReadFile(docsui.FS, name)
+		if err != nil || resp.StatusCode != http.StatusOK || body != string(embedded) {
+			t.Errorf("GET %s = %d, %d bytes; want the embedded %s (%v)", a, resp.StatusCode, len(body), name, err)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != want[name] {
+			t.Errorf("GET %s Content-Type = %q; want %q", a, ct, want[name])
+		}
+		if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+			t.Errorf("GET %s Cache-Control = %q; want a year, immutable", a, cc)
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		t.Errorf("/docs does not load %s", name)
+	}
+	for _, p := range []string{"/docs/assets/000000000000/" + docsui.Script, "/docs/assets/x/SHA256SUMS", "/docs/assets/"} {
+		if resp, _ := get(p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d; want 404", p, resp.StatusCode)
 		}
 	}
 }
