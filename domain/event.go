@@ -81,10 +81,30 @@ type OrderEvent struct {
 	Type    EventType
 	// OccurredAt is when the change was stored.
 	OccurredAt time.Time
-	// Order is the order as after the change, with its fills.
+	// Order is the order as after the change, without its fills: an event
+	// carries what they add up to (Filled, AverageFillPrice) instead, so
+	// that an order filled n times does not store its fills n times over
+	// in its events. Order.Fills is nil.
 	Order Order
+	// Filled is the order's filled quantity after the change, and
+	// AverageFillPrice the quantity-weighted mean price of its fills (see
+	// Order.AverageFillPrice), nil while nothing is filled.
+	Filled           int64
+	AverageFillPrice *Decimal
 	// Fill is the execution that caused the event; nil for other events.
 	Fill *Fill
+}
+
+// NewOrderEvent returns the event of type typ about o as after the change,
+// caused by fill (nil if no fill did): o without its fills, and what they
+// add up to. It has no ID, account or time yet.
+func NewOrderEvent(typ EventType, o Order, fill *Fill) OrderEvent {
+	e := OrderEvent{Type: typ, Order: o, Filled: o.FilledQuantity(), Fill: fill}
+	if avg, ok := o.AverageFillPrice(); ok {
+		e.AverageFillPrice = &avg
+	}
+	e.Order.Fills = nil
+	return e
 }
 
 // EventRetention is how long events are kept at least: a client may resume

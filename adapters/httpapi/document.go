@@ -247,7 +247,9 @@ func exampleNewOrder() domain.Order {
 func exampleEvent() domain.OrderEvent {
 	o := exampleOrder()
 	f := o.Fills[len(o.Fills)-1]
-	return domain.OrderEvent{ID: 1042, Account: "default", Type: domain.EventPartiallyFilled, OccurredAt: o.UpdatedAt, Order: o, Fill: &f}
+	e := domain.NewOrderEvent(domain.EventPartiallyFilled, o, &f)
+	e.ID, e.Account, e.OccurredAt = 1042, "default", o.UpdatedAt
+	return e
 }
 
 // exampleWebhook is the endpoint the document shows.

@@ -60,6 +60,12 @@ func toEvent(e domain.OrderEvent) Event {
 		OccurredAt: Timestamp(e.OccurredAt),
 		Order:      toOrder(e.Order),
 	}
+	// The event's order comes without its fills, with what they add up to.
+	out.Order.FilledQuantity, out.Order.AverageFillPrice = e.Filled, nil
+	if e.AverageFillPrice != nil {
+		d := Decimal(*e.AverageFillPrice)
+		out.Order.AverageFillPrice = &d
+	}
 	if e.Fill != nil {
 		out.Fill = &EventFill{Fill: toFill(*e.Fill)}
 	}

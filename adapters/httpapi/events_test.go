@@ -90,7 +90,9 @@ func newEventsFixture(t *testing.T, store *mocks.OrdersMock, events *mocks.Event
 // anEvent is an event of o after a change to status with the fill f, if
 // not nil.
 func anEvent(id domain.EventID, typ domain.EventType, o domain.Order, f *domain.Fill) domain.OrderEvent {
-	return domain.OrderEvent{ID: id, Account: o.Account, Type: typ, OccurredAt: o.UpdatedAt, Order: o, Fill: f}
+	e := domain.NewOrderEvent(typ, o, f)
+	e.ID, e.Account, e.OccurredAt = id, o.Account, o.UpdatedAt
+	return e
 }
 
 func TestEventJSON(t *testing.T) {

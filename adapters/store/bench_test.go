@@ -211,3 +211,41 @@ func BenchmarkSequencePostgres(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/numbering.Seconds(), "events/s")
 }
+
+func BenchmarkApplyReportsSQLite(b *testing.B)   { benchApply(b, MustOpenSQLite(b)) }
+func BenchmarkApplyReportsPostgres(b *testing.B) { benchApply(b, MustOpenPostgres(b)) }
+
+// benchApply measures ApplyReports as the ingester calls it under a flood:
+// batches of 512 fills, round-robin over 512 orders of 1,000 shares, so
+// each order gets one fill per batch and, over the run, many fills (the
+// later ones read and write an order with a long history). One op is one
+// report.
+func benchApply(b *testing.B, db *store.DB) {
+	const orders, batch = 512, 512
+	os := make([]domain.Order, orders)
+	acks := make([]domain.Report, orders)
+	for i := range os {
+		o := newOrder(b, t0.Add(time.Duration(i)*time.Microsecond), false)
+		o.Quantity = 1_000_000
+		mustCreate(b, db, o)
+		os[i] = o
+		acks[i] = report(int64(i+1), o, domain.ReportAck, 0, 0, t0)
+	}
+	if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", At: t0, Reports: acks}); err != nil {
+		b.Fatal(err)
+	}
+	seq := int64(orders)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n += batch {
+		rs := make([]domain.Report, batch)
+		for i := range rs {
+			rs[i] = report(seq+int64(i)+1, os[i%orders], domain.ReportPartialFill, 1, 10000+int64(i%7), t0.Add(time.Duration(seq+int64(i))*time.Millisecond))
+		}
+		if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", After: seq, At: t0, Reports: rs}); err != nil {
+			b.Fatal(err)
+		}
+		seq += batch
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
+}

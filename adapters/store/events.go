@@ -31,8 +31,12 @@ type eventRow struct {
 }
 
 // orderDoc is the JSON form of an order in an event: decimals as strings,
-// times in UTC to the microsecond. It is the store's own; clients see the
-// domain's order, mapped by the HTTP adapter.
+// times in UTC to the microsecond, and what the order's fills add up to
+// (FilledQuantity, AverageFillPriceE6 in millionths) instead of the fills
+// themselves, which an order filled n times would store n times over.
+// Events written before that carry Fills, which give the same sums. It is
+// the store's own; clients see the domain's event, mapped by the HTTP
+// adapter.
 type orderDoc struct {
 	ID                string     `json:"id"`
 	Account           string     `json:"account"`
@@ -44,7 +48,9 @@ type orderDoc struct {
 	LimitPrice        *string    `json:"limit_price"`
 	Quantity          int64      `json:"quantity"`
 	Status            string     `json:"status"`
-	Fills             []fillDoc  `json:"fills"`
+	FilledQuantity    *int64     `json:"filled_quantity,omitempty"`
+	AverageFillPrice  *int64     `json:"average_fill_price_e6,omitempty"`
+	Fills             []fillDoc  `json:"fills,omitempty"` // events written before the sums
 	PlacementAttempts int        `json:"placement_attempts"`
 	PlacedAt          *time.Time `json:"placed_at"`
 	LastError         string     `json:"last_error"`
@@ -71,19 +77,22 @@ func (f fillDoc) toDomain() (domain.Fill, error) {
 	return domain.Fill{ExecID: f.ExecID, Quantity: f.Quantity, Price: p, ExecutedAt: f.ExecutedAt.UTC()}, nil
 }
 
-func toOrderDoc(o domain.Order) orderDoc {
+func toOrderDoc(e domain.OrderEvent) orderDoc {
+	o := e.Order
+	filled := e.Filled
 	d := orderDoc{
 		ID: o.ID.String(), Account: string(o.Account), CreatedAt: utcMicro(o.CreatedAt), UpdatedAt: utcMicro(o.UpdatedAt),
 		Type: string(o.Type), Side: string(o.Side), Instrument: string(o.Instrument), Quantity: o.Quantity,
-		Status: string(o.Status), Fills: make([]fillDoc, 0, len(o.Fills)), PlacementAttempts: o.PlacementAttempts,
+		Status: string(o.Status), FilledQuantity: &filled, PlacementAttempts: o.PlacementAttempts,
 		LastError: o.LastError,
 	}
 	if o.LimitPrice != nil {
 		s := o.LimitPrice.String()
 		d.LimitPrice = &s
 	}
-	for _, f := range o.Fills {
-		d.Fills = append(d.Fills, toFillDoc(f))
+	if e.AverageFillPrice != nil {
+		avg := int64(*e.AverageFillPrice)
+		d.AverageFillPrice = &avg
 	}
 	if !o.PlacedAt.IsZero() {
 		t := utcMicro(o.PlacedAt)
@@ -92,7 +101,28 @@ func toOrderDoc(o domain.Order) orderDoc {
 	return d
 }
 
-func (d *orderDoc) toDomain() (domain.Order, error) {
+// toDomain returns the event's order, without fills, and what its fills
+// add up to.
+func (d *orderDoc) toDomain() (domain.Order, int64, *domain.Decimal, error) {
+	o, err := d.order()
+	if err != nil {
+		return domain.Order{}, 0, nil, err
+	}
+	if d.FilledQuantity == nil { // written with its fills
+		e := domain.NewOrderEvent("", o, nil)
+		return e.Order, e.Filled, e.AverageFillPrice, nil
+	}
+	var avg *domain.Decimal
+	if d.AverageFillPrice != nil {
+		a := domain.Decimal(*d.AverageFillPrice)
+		avg = &a
+	}
+	return o, *d.FilledQuantity, avg, nil
+}
+
+// order returns the order d describes, with the fills of an event written
+// before the sums, if any.
+func (d *orderDoc) order() (domain.Order, error) {
 	id, err := domain.ParseID(d.ID)
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("order id %q: %w", d.ID, err)
@@ -125,7 +155,7 @@ func (d *orderDoc) toDomain() (domain.Order, error) {
 // newEventRow returns the row of event e of order o, o as after the
 // change. The change happened when o was last updated.
 func newEventRow(o domain.Order, e domain.Event) (eventRow, error) {
-	doc, err := json.Marshal(toOrderDoc(o))
+	doc, err := json.Marshal(toOrderDoc(domain.NewOrderEvent(e.Type, o, e.Fill)))
 	if err != nil {
 		return eventRow{}, err
 	}
@@ -160,13 +190,13 @@ func (r *eventRow) toDomain() (domain.OrderEvent, error) {
 	if err := json.Unmarshal([]byte(r.OrderDoc), &doc); err != nil {
 		return domain.OrderEvent{}, fmt.Errorf("store: corrupt event %d: %w", r.Seq, err)
 	}
-	o, err := doc.toDomain()
+	o, filled, avg, err := doc.toDomain()
 	if err != nil {
 		return domain.OrderEvent{}, fmt.Errorf("store: corrupt event %d: %w", r.Seq, err)
 	}
 	e := domain.OrderEvent{
 		ID: domain.EventID(r.ID.Int64), Account: domain.Account(r.Account), Type: domain.EventType(r.Type),
-		OccurredAt: r.OccurredAt.UTC(), Order: o,
+		OccurredAt: r.OccurredAt.UTC(), Order: o, Filled: filled, AverageFillPrice: avg,
 	}
 	if r.Fill.Valid {
 		var f fillDoc
