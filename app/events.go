@@ -20,8 +20,9 @@ var ErrNoEvents = errors.New("events are not configured")
 // EventStream is one client's subscription to its account's events.
 type EventStream interface {
 	// Events delivers the account's events in ID order, each once; it is
-	// closed when the stream ends.
-	Events() <-chan domain.OrderEvent
+	// closed when the stream ends. The events are shared with other
+	// streams: read them, do not change them.
+	Events() <-chan *domain.OrderEvent
 	// Err says why the stream ended, once Events is closed:
 	// ErrStreamTooSlow, the subscriber's context error, or a store error.
 	Err() error

@@ -15,8 +15,9 @@ import (
 // HubConfig tunes an EventHub. Zero fields take the defaults below.
 type HubConfig struct {
 	// Buffer is how many events a client may fall behind live events
-	// before it is disconnected with ErrStreamTooSlow (default 256; each
-	// is about 300 bytes, allocated when the stream opens).
+	// before it is disconnected with ErrStreamTooSlow (default 1024). The
+	// buffer holds pointers (8 bytes each, allocated when the stream
+	// opens); the events themselves are shared by the account's streams.
 	Buffer int
 	// Poll is how often the hub looks for new events when no signal comes
 	// (default 1 s).
@@ -27,7 +28,7 @@ type HubConfig struct {
 
 // Defaults of HubConfig.
 const (
-	DefaultHubBuffer = 256
+	DefaultHubBuffer = 1024
 	DefaultHubPoll   = time.Second
 	DefaultHubPage   = 500
 )
@@ -222,8 +223,17 @@ func (h *EventHub) skip(ctx context.Context, cause error) {
 func (h *EventHub) fanOut(page []domain.OrderEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, ev := range page {
-		for s := range h.subs[ev.Account] {
+	for i := range page {
+		subs := h.subs[page[i].Account]
+		if len(subs) == 0 {
+			continue
+		}
+		// One copy per event, shared by the account's streams: a pointer
+		// into page would keep the whole page alive while one slow
+		// stream holds it.
+		ev := new(domain.OrderEvent)
+		*ev = page[i]
+		for s := range subs {
 			if ev.ID <= s.last {
 				continue // the subscriber read it while catching up
 			}
@@ -279,7 +289,7 @@ func (h *EventHub) Subscribe(ctx context.Context, account domain.Account, after 
 		return nil, err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
-	s := &subscription{hub: h, account: account, ch: make(chan domain.OrderEvent, h.cfg.Buffer), ctx: sctx, cancel: cancel}
+	s := &subscription{hub: h, account: account, ch: make(chan *domain.OrderEvent, h.cfg.Buffer), ctx: sctx, cancel: cancel}
 	h.m.StreamOpened()
 	// A live stream ends here when its context does; one still catching
 	// up ends in its own goroutine.
@@ -314,9 +324,11 @@ func (h *EventHub) backfill(s *subscription, p, last domain.EventID, page []doma
 	for {
 		full := len(page) == h.cfg.Page
 		if len(page) > 0 {
-			for _, ev := range page {
+			// Pointers into the subscriber's own page: it lives as long
+			// as the buffer holds one of them, at most Buffer events.
+			for i := range page {
 				select {
-				case s.ch <- ev:
+				case s.ch <- &page[i]:
 				case <-s.ctx.Done():
 					h.finish(s, context.Cause(s.ctx))
 					return
@@ -397,7 +409,7 @@ func (h *EventHub) end(s *subscription, err error) {
 type subscription struct {
 	hub     *EventHub
 	account domain.Account
-	ch      chan domain.OrderEvent
+	ch      chan *domain.OrderEvent
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 
@@ -408,7 +420,7 @@ type subscription struct {
 	err   error
 }
 
-func (s *subscription) Events() <-chan domain.OrderEvent { return s.ch }
+func (s *subscription) Events() <-chan *domain.OrderEvent { return s.ch }
 
 func (s *subscription) Err() error {
 	s.hub.mu.Lock()

@@ -140,7 +140,10 @@ func next(t *testing.T, s app.EventStream) (domain.OrderEvent, bool) {
 	t.Helper()
 	select {
 	case ev, ok := <-s.Events():
-		return ev, ok
+		if !ok {
+			return domain.OrderEvent{}, false
+		}
+		return *ev, true
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out waiting for an event")
 		return domain.OrderEvent{}, false

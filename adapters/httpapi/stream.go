@@ -227,7 +227,7 @@ func (h *handlers) streamEvents(ctx context.Context, _ *StreamEventsInput, send 
 				h.log.ErrorContext(ctx, "event of another account not streamed", "event_id", int64(e.ID), "request_id", RequestID(ctx))
 				continue
 			}
-			if err := h.sendEvent(ctx, send, e); err != nil {
+			if err := h.sendEvent(ctx, send, *e); err != nil {
 				h.streamEnded(ctx, err)
 				return
 			}

@@ -24,7 +24,7 @@ import (
 // fakeStream is an app.EventStream the test feeds: send delivers an event,
 // end closes it with an error.
 type fakeStream struct {
-	ch     chan domain.OrderEvent
+	ch     chan *domain.OrderEvent
 	mu     sync.Mutex
 	err    error
 	ended  bool
@@ -33,10 +33,10 @@ type fakeStream struct {
 }
 
 func newFakeStream() *fakeStream {
-	return &fakeStream{ch: make(chan domain.OrderEvent), closed: make(chan struct{})}
+	return &fakeStream{ch: make(chan *domain.OrderEvent), closed: make(chan struct{})}
 }
 
-func (s *fakeStream) Events() <-chan domain.OrderEvent { return s.ch }
+func (s *fakeStream) Events() <-chan *domain.OrderEvent { return s.ch }
 
 func (s *fakeStream) Err() error {
 	s.mu.Lock()
@@ -51,7 +51,7 @@ func (s *fakeStream) Close() { s.once.Do(func() { close(s.closed) }) }
 func (s *fakeStream) send(t *testing.T, e domain.OrderEvent) {
 	t.Helper()
 	select {
-	case s.ch <- e:
+	case s.ch <- &e:
 	case <-time.After(5 * time.Second):
 		t.Fatalf("event %d not taken from the stream", e.ID)
 	}
@@ -590,7 +590,7 @@ func TestStreamEventsDisconnectsAStuckClient(t *testing.T) {
 	deadline := time.After(30 * time.Second)
 	for id := domain.EventID(1); ; id++ {
 		select {
-		case stream.ch <- anEvent(id, domain.EventPlaced, o, nil):
+		case stream.ch <- ptr(anEvent(id, domain.EventPlaced, o, nil)):
 		case <-stream.closed:
 			waitFor(t, "the disconnect logged", func() bool {
 				return strings.Contains(s.logs.String(), `level=INFO msg="event stream client too slow: a write timed out, disconnected"`)
@@ -601,3 +601,5 @@ func TestStreamEventsDisconnectsAStuckClient(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
