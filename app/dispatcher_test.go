@@ -691,7 +691,7 @@ func TestRunKeepsConcurrencyOnAHealthyStartUpBurst(t *testing.T) {
 	}
 	ob := newLeaseOutbox(orders...)
 	ob.ReleaseFunc = func(ctx context.Context, jobs []ports.Job, now time.Time) error { return nil }
-	var calls, waiting atomic.Int32
+	var calls, waiting, released atomic.Int32
 	var mu sync.Mutex
 	release := make(chan struct{})
 	ex := &mocks.ExchangeMock{PlaceFunc: func(ctx context.Context, o domain.Order) error {
@@ -705,6 +705,7 @@ func TestRunKeepsConcurrencyOnAHealthyStartUpBurst(t *testing.T) {
 		defer waiting.Add(-1)
 		select {
 		case <-rel:
+			released.Add(1)
 			return nil
 		case <-ctx.Done(): // the test failed and is stopping
 			return ctx.Err()
@@ -718,6 +719,8 @@ func TestRunKeepsConcurrencyOnAHealthyStartUpBurst(t *testing.T) {
 		close(release)
 		release = make(chan struct{})
 		mu.Unlock()
-		waitFor(t, "the burst's successes back", func() bool { return waiting.Load() < concurrency })
+		// Counted, not seen as a dip in waiting: the freed slots may be
+		// taken again before a poll looks.
+		waitFor(t, "the burst's successes back", func() bool { return released.Load() == int32((burst+1)*concurrency) })
 	}
 }
