@@ -211,6 +211,34 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 	})
 
+	t.Run("fills applied batch after batch: each event's sums are the stored fills' sums", func(t *testing.T) {
+		db := open(t)
+		o := newOrder(t, t0, false)
+		o.Quantity = 1000
+		mustCreate(t, db, o)
+		if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", At: t0, Reports: []domain.Report{report(1, o, domain.ReportAck, 0, 0, t0)}}); err != nil {
+			t.Fatal(err)
+		}
+		// Prices whose mean does not come out even in cents.
+		for i, f := range []struct{ qty, cents int64 }{{3, 10001}, {7, 10000}, {1, 9999}, {13, 10007}, {2, 10003}} {
+			seq := int64(i + 2)
+			if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", After: seq - 1, At: t0, Reports: []domain.Report{
+				report(seq, o, domain.ReportPartialFill, f.qty, f.cents, t0.Add(time.Duration(seq)*time.Second)),
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := db.Order(ctx, testAccount, o.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs := allEvents(t, db, testAccount)
+			got, want := evs[len(evs)-1], domain.NewOrderEvent(domain.EventPartiallyFilled, stored, nil)
+			if got.Filled != want.Filled || got.AverageFillPrice == nil || *got.AverageFillPrice != *want.AverageFillPrice || len(stored.Fills) != i+1 {
+				t.Errorf("after fill %d: event filled %d at %v; stored order %d at %v with %d fills", i+1, got.Filled, got.AverageFillPrice, want.Filled, *want.AverageFillPrice, len(stored.Fills))
+			}
+		}
+	})
+
 	t.Run("a failed change writes no events, and a failed event write no change", func(t *testing.T) {
 		db := open(t)
 		o := newOrder(t, t0, false)

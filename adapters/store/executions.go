@@ -144,7 +144,7 @@ func applyIn(ctx context.Context, tx bun.Tx, b ports.Batch) (ports.Applied, erro
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	orders, err := readOrders(ctx, tx, ids, true)
+	orders, err := readOrdersForApply(ctx, tx, ids)
 	if err != nil {
 		return applied, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -460,6 +461,100 @@ func readOrders(ctx context.Context, db bun.IDB, ids []string, lock bool) (map[s
 		byID[o.ID.String()] = o
 	}
 	return byID, nil
+}
+
+// readOrdersForApply is readOrders, locked, for ApplyReports, which needs
+// what an order's fills add up to, not the fills themselves: each order
+// comes with its fills summed into at most two (see fillSum), read as bare
+// quantities and prices. Reading and decoding every fill of every order of
+// a batch made a report cost O(fills of its order): half the time of
+// BenchmarkApplyReportsSQLite at 60 fills an order. The exchange's
+// duplicates are caught before Apply, by the executions' exec IDs. These
+// orders never leave the store.
+func readOrdersForApply(ctx context.Context, tx bun.Tx, ids []string) (map[string]domain.Order, error) {
+	var rows []orderRow
+	q := tx.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	var filled []string
+	for i := range rows {
+		if rows[i].FilledQuantity > 0 {
+			filled = append(filled, rows[i].ID)
+		}
+	}
+	sums := map[string]*fillSum{}
+	if len(filled) > 0 {
+		res, err := tx.QueryContext(ctx, "SELECT order_id, quantity, price_cents FROM executions WHERE order_id IN (?) AND kind IN (?, ?)",
+			bun.List(filled), string(domain.ReportPartialFill), string(domain.ReportFill))
+		if err != nil {
+			return nil, err
+		}
+		defer res.Close()
+		for res.Next() {
+			var id string
+			var qty, cents int64
+			if err := res.Scan(&id, &qty, &cents); err != nil {
+				return nil, err
+			}
+			s := sums[id]
+			if s == nil {
+				s = &fillSum{}
+				sums[id] = s
+			}
+			s.add(qty, cents)
+		}
+		if err := res.Err(); err != nil {
+			return nil, err
+		}
+	}
+	byID := make(map[string]domain.Order, len(rows))
+	for i := range rows {
+		var fills []domain.Fill
+		if s := sums[rows[i].ID]; s != nil {
+			var err error
+			if fills, err = s.fills(); err != nil {
+				return nil, fmt.Errorf("store: order %s: %w", rows[i].ID, err)
+			}
+		}
+		o, err := rows[i].toDomain(fills)
+		if err != nil {
+			return nil, err
+		}
+		byID[rows[i].ID] = o
+	}
+	return byID, nil
+}
+
+// fillSum is what an order's fills add up to: their quantity and, in 128
+// bits, Σ quantity × price in cents.
+type fillSum struct{ qty, hi, lo uint64 }
+
+func (s *fillSum) add(qty, cents int64) {
+	h, l := bits.Mul64(uint64(qty), uint64(cents)) //nolint:gosec // G115: stored fills are positive (Report.Validate)
+	var carry uint64
+	s.lo, carry = bits.Add64(s.lo, l, 0)
+	s.hi += h + carry
+	s.qty += uint64(qty) //nolint:gosec // G115: as above
+}
+
+// fills returns at most two fills with the same quantity and the same
+// Σ quantity × price as the fills summed, so the same filled quantity and
+// exact average price: q-r at the mean rounded down, p, and r at p+1, where
+// r is the remainder. They have no exec ID or time.
+func (s *fillSum) fills() ([]domain.Fill, error) {
+	if s.qty == 0 || s.hi >= s.qty {
+		return nil, fmt.Errorf("fills add up to %d shares and a notional beyond any price", s.qty)
+	}
+	p, r := bits.Div64(s.hi, s.lo, s.qty)
+	out := []domain.Fill{{Quantity: int64(s.qty - r), Price: domain.PriceFromCents(int64(p))}} //nolint:gosec // G115: a mean of stored prices
+	if r > 0 {
+		out = append(out, domain.Fill{Quantity: int64(r), Price: domain.PriceFromCents(int64(p) + 1)}) //nolint:gosec // G115: as above
+	}
+	return out, nil
 }
 
 // changedOrders returns the orders of after whose stored state differs
