@@ -126,11 +126,8 @@ func (h *EventHub) Run(ctx context.Context) error {
 
 // start sets the hub's position to the last event stored.
 func (h *EventHub) start(ctx context.Context) bool {
-	id, err := h.events.LastEventID(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			h.log.Error("read the last event ID; retrying", "err", err)
-		}
+	id, ok := h.lastEventID(ctx)
+	if !ok {
 		return false
 	}
 	h.mu.Lock()
@@ -182,11 +179,8 @@ func (h *EventHub) idle(ctx context.Context) bool {
 	if !idle {
 		return false
 	}
-	id, err := h.events.LastEventID(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			h.log.Error("read the last event ID; retrying", "err", err)
-		}
+	id, ok := h.lastEventID(ctx)
+	if !ok {
 		return true
 	}
 	h.mu.Lock()
@@ -196,6 +190,19 @@ func (h *EventHub) idle(ctx context.Context) bool {
 	}
 	h.pos = max(h.pos, id)
 	return true
+}
+
+// lastEventID reads the last event ID stored; a failure is logged, to be
+// retried at the next tick.
+func (h *EventHub) lastEventID(ctx context.Context) (domain.EventID, bool) {
+	id, err := h.events.LastEventID(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Error("read the last event ID; retrying", "err", err)
+		}
+		return 0, false
+	}
+	return id, true
 }
 
 // skip handles a hub that fell so far behind that its next events were

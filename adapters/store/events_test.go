@@ -71,6 +71,19 @@ func perEndpoint(ds []ports.Delivery) map[domain.WebhookID]int {
 	return n
 }
 
+// ackAndFill applies session s1's first batch: f acknowledged, then
+// filled 4 at 100.01 and 6 at 100.00, three events in one transaction.
+func ackAndFill(t testing.TB, db *store.DB, f domain.Order) {
+	t.Helper()
+	if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", At: t0.Add(time.Minute), Reports: []domain.Report{
+		report(1, f, domain.ReportAck, 0, 0, t0.Add(4*time.Second)),
+		report(2, f, domain.ReportPartialFill, 4, 10001, t0.Add(5*time.Second)),
+		report(3, f, domain.ReportFill, 6, 10000, t0.Add(6*time.Second)),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runEventSuite is the part of the contract suite about events, webhooks
 // and their deliveries.
 func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
@@ -111,13 +124,7 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		// Acknowledged and filled twice by the feed, in one batch.
 		f := newOrder(t, t0.Add(3*time.Millisecond), false)
 		mustCreate(t, db, f)
-		if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", At: t0.Add(time.Minute), Reports: []domain.Report{
-			report(1, f, domain.ReportAck, 0, 0, t0.Add(4*time.Second)),
-			report(2, f, domain.ReportPartialFill, 4, 10001, t0.Add(5*time.Second)),
-			report(3, f, domain.ReportFill, 6, 10000, t0.Add(6*time.Second)),
-		}}); err != nil {
-			t.Fatal(err)
-		}
+		ackAndFill(t, db, f)
 
 		byOrder := map[domain.ID][]domain.OrderEvent{}
 		evs := allEvents(t, db, "")
@@ -521,13 +528,7 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		// Three events of one order in one transaction.
 		f := newOrder(t, t0.Add(time.Second), false)
 		mustCreate(t, db, f)
-		if _, err := db.ApplyReports(ctx, ports.Batch{Session: "s1", At: t0.Add(time.Minute), Reports: []domain.Report{
-			report(1, f, domain.ReportAck, 0, 0, t0.Add(4*time.Second)),
-			report(2, f, domain.ReportPartialFill, 4, 10001, t0.Add(5*time.Second)),
-			report(3, f, domain.ReportFill, 6, 10000, t0.Add(6*time.Second)),
-		}}); err != nil {
-			t.Fatal(err)
-		}
+		ackAndFill(t, db, f)
 		var got []struct {
 			Seq        int64  `bun:"seq"`
 			Account    string `bun:"account"`

@@ -437,15 +437,10 @@ func readOrders(ctx context.Context, db bun.IDB, ids []string, lock bool) (map[s
 	if lock {
 		// The orders' locks keep their fills still too: fills are written
 		// only by transactions that lock their order first.
-		var rows []orderRow
-		q := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
-		if db.Dialect().Name() == dialect.PG {
-			q = q.For("UPDATE")
-		}
-		if err := q.Scan(ctx); err != nil {
+		rows, err := lockedOrderRows(ctx, db, ids)
+		if err != nil {
 			return nil, err
 		}
-		var err error
 		if orders, err = withFills(ctx, db, rows); err != nil {
 			return nil, err
 		}
@@ -472,12 +467,8 @@ func readOrders(ctx context.Context, db bun.IDB, ids []string, lock bool) (map[s
 // duplicates are caught before Apply, by the executions' exec IDs. These
 // orders never leave the store.
 func readOrdersForApply(ctx context.Context, tx bun.Tx, ids []string) (map[string]domain.Order, error) {
-	var rows []orderRow
-	q := tx.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
-	if tx.Dialect().Name() == dialect.PG {
-		q = q.For("UPDATE")
-	}
-	if err := q.Scan(ctx); err != nil {
+	rows, err := lockedOrderRows(ctx, tx, ids)
+	if err != nil {
 		return nil, err
 	}
 	var filled []string
@@ -527,6 +518,21 @@ func readOrdersForApply(ctx context.Context, tx bun.Tx, ids []string) (map[strin
 		byID[rows[i].ID] = o
 	}
 	return byID, nil
+}
+
+// lockedOrderRows reads the rows of the orders ids names, in ID order,
+// locked until the transaction ends on PostgreSQL (SQLite's one writer
+// holds them all).
+func lockedOrderRows(ctx context.Context, db bun.IDB, ids []string) ([]orderRow, error) {
+	var rows []orderRow
+	q := db.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).OrderExpr("id")
+	if db.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // fillSum is what an order's fills add up to: their quantity and, in 128
