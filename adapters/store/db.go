@@ -75,8 +75,10 @@ type DB struct {
 
 	// signal tells subscribers that events may have become readable;
 	// listener (PostgreSQL only) relays other processes' notifications
-	// to it.
+	// to it. written tells the sequencer that this process committed
+	// events (on SQLite they are readable then too).
 	signal   broadcaster
+	written  broadcaster
 	listener *listener
 
 	// stmts are the SQLite writer's prepared statements.
@@ -86,7 +88,8 @@ type DB struct {
 // writeTx runs fn in a write transaction of class cls: on SQLite an
 // intake write gets the writer before any waiting background write, on
 // PostgreSQL a background write runs on the background pool. If fn wrote
-// events, subscribers to EventsSignal hear of it once the transaction
+// events, subscribers to WrittenSignal (and on SQLite, where they are
+// readable at once, to EventsSignal) hear of it once the transaction
 // committed.
 func (d *DB) writeTx(ctx context.Context, cls writeClass, fn func(ctx context.Context, tx bun.Tx) error) error {
 	wrote := false
@@ -107,7 +110,10 @@ func (d *DB) writeTx(ctx context.Context, cls writeClass, fn func(ctx context.Co
 		return d.w.RunInTx(ctx, nil, fn)
 	}()
 	if err == nil && wrote {
-		d.signal.notify()
+		d.written.notify()
+		if d.dialect == SQLite {
+			d.signal.notify()
+		}
 	}
 	return err
 }
@@ -252,6 +258,7 @@ func (d *DB) Close() error {
 		d.listener.stop()
 	}
 	d.signal.close()
+	d.written.close()
 	d.stmts.close()
 	return d.closeDBs()
 }

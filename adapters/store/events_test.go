@@ -724,15 +724,21 @@ func runEventSuite(t *testing.T, open func(testing.TB) *store.DB) {
 		}
 	})
 
-	t.Run("the signal fires after a commit that wrote events", func(t *testing.T) {
+	t.Run("the signals fire after a commit that wrote events, and once they are readable", func(t *testing.T) {
 		db := open(t)
 		sig, stop := db.EventsSignal()
+		written, stopWritten := db.WrittenSignal().EventsSignal()
+		defer stopWritten()
 		drain(sig)
+		drain(written)
 		mustCreate(t, db, newOrder(t, t0, false))
-		waitSignal(t, sig, "after Create")
+		waitSignal(t, written, "WrittenSignal after Create")
+		if db.Dialect() == store.SQLite {
+			waitSignal(t, sig, "EventsSignal after Create")
+		}
 		sequence(t, db)
 		if db.Dialect() == store.Postgres {
-			waitSignal(t, sig, "after SequenceEvents")
+			waitSignal(t, sig, "EventsSignal after SequenceEvents")
 		}
 		stop()
 		for range sig {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ordergate/ordergate/ports"
 )
 
 // eventsChannel is the PostgreSQL notification channel SequenceEvents
@@ -152,15 +154,28 @@ func (l *listener) listen(ctx context.Context) bool {
 }
 
 // EventsSignal returns a channel that receives a value, without blocking
-// the sender, after this process committed events or numbered them, and on
-// PostgreSQL after any process numbered them (LISTEN ordergate_events, on
-// a connection of its own, started by the first call and stopped by
-// Close). The function returned stops the signals and closes the channel;
-// Close closes every channel.
+// the sender, when events may have become readable: on SQLite after this
+// process committed events; on PostgreSQL after any process numbered them
+// (this one's sequencer, or LISTEN ordergate_events, on a connection of its
+// own, started by the first call and stopped by Close), not at their
+// commit, when readers would find nothing new yet. The function returned
+// stops the signals and closes the channel; Close closes every channel.
 func (d *DB) EventsSignal() (<-chan struct{}, func()) {
 	ch, stop := d.signal.subscribe()
 	if d.listener != nil {
 		d.listener.start()
 	}
+	return ch, stop
+}
+
+// WrittenSignal returns the signal of this process's commits that wrote
+// events, for the sequencer (app.RunEventSequencer): on PostgreSQL they
+// are readable once it has numbered them, which EventsSignal then says.
+func (d *DB) WrittenSignal() ports.EventSignal { return writtenSignal{d} }
+
+type writtenSignal struct{ d *DB }
+
+func (w writtenSignal) EventsSignal() (<-chan struct{}, func()) {
+	ch, stop := w.d.written.subscribe()
 	return ch, stop
 }

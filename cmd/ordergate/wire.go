@@ -67,6 +67,11 @@ func appOptions(c config, log *slog.Logger, extra ...fx.Option) []fx.Option {
 	return append(opts, extra...)
 }
 
+// eventsWritten wakes the event sequencer after this process's commits
+// that wrote events (store.DB.WrittenSignal); readers wait for
+// ports.EventSignal, which says the events are readable.
+type eventsWritten struct{ ports.EventSignal }
+
 // waker is called after each committed order; nil when this instance runs
 // no dispatcher (the dispatcher elsewhere finds the order by polling).
 type waker func()
@@ -94,6 +99,7 @@ var storeModule = fx.Module("store",
 		func(db *store.DB) ports.KeyLookup { return db },
 		func(db *store.DB) ports.Events { return db },
 		func(db *store.DB) ports.EventSignal { return db },
+		func(db *store.DB) eventsWritten { return eventsWritten{db.WrittenSignal()} },
 		func(db *store.DB) ports.Webhooks { return db },
 		func(db *store.DB) ports.Deliveries { return db },
 		func(db *store.DB, b *exchange.Breaker) httpapi.Health {
@@ -182,7 +188,7 @@ var serviceModule = fx.Module("service",
 		return app.NewService(orders, keys, clock, wake, app.WithMetrics(m),
 			app.WithEvents(events), app.WithWebhooks(hooks, webhook.NewGuard(c.WebhookAllowPrivate, nil)))
 	}),
-	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, events ports.Events, signal ports.EventSignal, clock ports.Clock, log *slog.Logger) {
+	fx.Invoke(func(lc fx.Lifecycle, keys ports.Keys, events ports.Events, written eventsWritten, clock ports.Clock, log *slog.Logger) {
 		runInBackground(lc, "idempotency key purge", func(ctx context.Context) {
 			app.PurgeKeys(ctx, keys, clock, app.DefaultKeyRetention, time.Hour, log)
 		})
@@ -193,7 +199,7 @@ var serviceModule = fx.Module("service",
 		// PostgreSQL each instance gives its own their IDs after commit,
 		// and picks up any another instance left behind.
 		runInBackground(lc, "event sequencer", func(ctx context.Context) {
-			app.RunEventSequencer(ctx, events, signal, 0, log)
+			app.RunEventSequencer(ctx, events, written.EventSignal, 0, log)
 		})
 	}),
 )
