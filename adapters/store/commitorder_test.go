@@ -237,3 +237,35 @@ func TestPostgresReadingBySeqMissesEvents(t *testing.T) {
 	}
 	t.Error("the reader by seq missed nothing in 5 runs; want it to miss events that commit out of seq order")
 }
+
+// A backlog larger than one sequencing transaction is numbered in several,
+// in the order the events were written, every one of them once.
+func TestPostgresSequencesABacklogInBatches(t *testing.T) {
+	db := MustOpenPostgres(t)
+	store.SetSequenceBatch(t, 10)
+	var ids []domain.ID
+	for i := range 25 {
+		o := newOrder(t, t0.Add(time.Duration(i)*time.Millisecond), false)
+		mustCreate(t, db, o)
+		ids = append(ids, o.ID)
+	}
+	n, err := db.SequenceEvents(ctx)
+	if err != nil || n != 25 {
+		t.Fatalf("SequenceEvents = %d, %v; want 25 in three batches", n, err)
+	}
+	evs, err := db.EventsAfter(ctx, ports.EventQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 25 {
+		t.Fatalf("%d events readable; want 25", len(evs))
+	}
+	for i, e := range evs {
+		if e.ID != domain.EventID(i+1) || e.Order.ID != ids[i] {
+			t.Errorf("event %d: ID %d of order %s; want ID %d of %s", i, e.ID, e.Order.ID, i+1, ids[i])
+		}
+	}
+	if n, err := db.SequenceEvents(ctx); err != nil || n != 0 {
+		t.Errorf("SequenceEvents again = %d, %v; want 0", n, err)
+	}
+}

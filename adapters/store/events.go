@@ -350,34 +350,56 @@ func seqOfEvent(db bun.IDB, id domain.EventID) any {
 // SequenceEvents run at a time in the whole database ("ogevents" in ASCII).
 const sequenceLockKey = 0x6f676576656e7473
 
-// sequenceSQL takes every committed event off the pending queue and
-// numbers it, in the order they were written, from the largest ID given
-// (or purged) on, by appending it to event_ids: the event's own row is
-// never rewritten. It runs after the lock, as a statement of its own:
-// under READ COMMITTED its snapshot then holds everything committed
-// before, the numbers the previous sequencer gave included, and the
-// pending rows of transactions still open are neither seen nor deleted.
+// sequenceBatch bounds the events one sequencing transaction numbers: a
+// backlog (a sequencer stopped for an hour) is numbered in transactions
+// of this size, each committed and notified in turn, not in one.
+var sequenceBatch = 10_000
+
+// sequenceSQL takes up to sequenceBatch committed events off the pending
+// queue, the first written first, and numbers them, in the order they
+// were written, from the largest ID given (or purged) on, by appending
+// them to event_ids: the event's own row is never rewritten. It runs
+// after the lock, as a statement of its own: under READ COMMITTED its
+// snapshot then holds everything committed before, the numbers the
+// previous sequencer gave included, and the pending rows of transactions
+// still open are neither seen nor deleted. Events it leaves for the next
+// batch get larger IDs than all of these, as do events committed
+// meanwhile: no reader can have seen an ID above them yet.
 const sequenceSQL = `WITH top AS (
 		SELECT GREATEST((SELECT max(id) FROM event_ids), (SELECT purged_through FROM event_meta), 0) AS n),
 	todo AS (
-		DELETE FROM pending_events RETURNING seq, account)
+		DELETE FROM pending_events WHERE seq IN (SELECT seq FROM pending_events ORDER BY seq LIMIT ?)
+		RETURNING seq, account)
 	INSERT INTO event_ids (id, seq, account)
 	SELECT top.n + row_number() OVER (ORDER BY todo.seq), todo.seq, todo.account FROM todo, top`
 
 // SequenceEvents gives IDs to the events committed without one (see
-// ports.Events). On PostgreSQL it holds a transaction-level advisory lock
-// while it numbers them and notifies the channel ordergate_events before
+// ports.Events), in transactions of up to sequenceBatch events. On
+// PostgreSQL each holds a transaction-level advisory lock while it
+// numbers them and notifies the channel ordergate_events before
 // committing; SQLite events have their IDs already, and it returns 0.
 func (d *DB) SequenceEvents(ctx context.Context) (int, error) {
 	if d.dialect == SQLite {
 		return 0, nil
 	}
+	total := 0
+	for {
+		n, err := d.sequenceOnce(ctx)
+		total += n
+		if err != nil || n < sequenceBatch {
+			return total, err
+		}
+	}
+}
+
+// sequenceOnce numbers up to sequenceBatch events in one transaction.
+func (d *DB) sequenceOnce(ctx context.Context) (int, error) {
 	var n int64
 	err := d.bg.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(sequenceLockKey)); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, sequenceSQL)
+		res, err := tx.ExecContext(ctx, sequenceSQL, sequenceBatch)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"testing"
 
 	"github.com/ordergate/ordergate/ports"
 )
@@ -40,4 +41,12 @@ func (d *DB) SetWritePriority(on bool) {
 		_ = d.bg.Close()
 		d.bg = d.db
 	}
+}
+
+// SetSequenceBatch sets how many events one sequencing transaction
+// numbers, until the test ends.
+func SetSequenceBatch(t testing.TB, n int) {
+	old := sequenceBatch
+	sequenceBatch = n
+	t.Cleanup(func() { sequenceBatch = old })
 }
