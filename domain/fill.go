@@ -29,16 +29,53 @@ func (o Order) FilledQuantity() int64 {
 // exact, or rounded half-even to six decimal places where it does not
 // terminate. It reports false while nothing is filled.
 func (o Order) AverageFillPrice() (Decimal, bool) {
+	var t FillTotals
+	for _, f := range o.Fills {
+		t.Add(f.Quantity, f.Price)
+	}
+	return t.Average()
+}
+
+// FillTotals is what fills add up to: their quantity and Σ quantity ×
+// price. The zero value is no fill.
+type FillTotals struct {
 	// Σ quantity × cents passes 2^63 for large orders (1e9 × 999999999.99
 	// is about 1e20), so it is summed in 128 bits.
-	var hi, lo, qty uint64
-	for _, f := range o.Fills {
-		h, l := bits.Mul64(uint64(f.Quantity), uint64(f.Price)) //nolint:gosec // G115: fills are positive (Report.Validate)
-		var carry uint64
-		lo, carry = bits.Add64(lo, l, 0)
-		hi += h + carry
-		qty += uint64(f.Quantity) //nolint:gosec // G115: as above
+	qty, hi, lo uint64
+}
+
+// Add counts a fill of qty shares at price p; both are positive in any
+// valid fill (Report.Validate).
+func (t *FillTotals) Add(qty int64, p Price) {
+	h, l := bits.Mul64(uint64(qty), uint64(p)) //nolint:gosec // G115: positive, as said
+	var carry uint64
+	t.lo, carry = bits.Add64(t.lo, l, 0)
+	t.hi += h + carry
+	t.qty += uint64(qty) //nolint:gosec // G115: as above
+}
+
+// Equivalent returns at most two fills with the same quantity and the same
+// Σ quantity × price as the fills counted, so the same FilledQuantity and
+// the same exact AverageFillPrice: q-r shares at the mean rounded down to
+// the cent, p, and r at p+1, r being the remainder. They have no exec ID
+// or time. It reports false if nothing was counted or the sum is beyond
+// any price (not from valid fills).
+func (t FillTotals) Equivalent() ([]Fill, bool) {
+	if t.qty == 0 || t.hi >= t.qty {
+		return nil, false
 	}
+	p, r := bits.Div64(t.hi, t.lo, t.qty)
+	out := []Fill{{Quantity: int64(t.qty - r), Price: Price(p)}} //nolint:gosec // G115: shares and a mean of valid prices
+	if r > 0 {
+		out = append(out, Fill{Quantity: int64(r), Price: Price(p + 1)}) //nolint:gosec // G115: as above
+	}
+	return out, true
+}
+
+// Average returns the quantity-weighted mean price, as
+// Order.AverageFillPrice does; false if nothing was counted.
+func (t FillTotals) Average() (Decimal, bool) {
+	hi, lo, qty := t.hi, t.lo, t.qty
 	if qty == 0 {
 		return 0, false
 	}

@@ -141,3 +141,35 @@ func TestFilledQuantity(t *testing.T) {
 		t.Errorf("FilledQuantity() of no fills = %d; want 0", got)
 	}
 }
+
+// Equivalent's at most two fills add up to what the fills counted do: the
+// same filled quantity and the same exact average price, large orders
+// and prices included.
+func TestFillTotalsEquivalent(t *testing.T) {
+	if _, ok := (domain.FillTotals{}).Equivalent(); ok {
+		t.Error("Equivalent of no fill reports true")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for run := range 2000 {
+		var o domain.Order
+		var totals domain.FillTotals
+		for range 1 + rng.IntN(20) {
+			f := domain.Fill{Quantity: 1 + rng.Int64N(domain.MaxQuantity/20), Price: domain.PriceFromCents(1 + rng.Int64N(99_999_999_999))}
+			if run%2 == 0 {
+				f.Price = domain.PriceFromCents(9_990 + rng.Int64N(20)) // close prices: a remainder of few shares
+			}
+			o.Fills = append(o.Fills, f)
+			totals.Add(f.Quantity, f.Price)
+		}
+		eq, ok := totals.Equivalent()
+		if !ok || len(eq) > 2 {
+			t.Fatalf("run %d: Equivalent = %d fills, %v", run, len(eq), ok)
+		}
+		same := domain.Order{Fills: eq}
+		wantAvg, _ := o.AverageFillPrice()
+		gotAvg, _ := same.AverageFillPrice()
+		if same.FilledQuantity() != o.FilledQuantity() || gotAvg != wantAvg {
+			t.Fatalf("run %d: equivalent fills %+v give %d at %s; the fills %d at %s", run, eq, same.FilledQuantity(), gotAvg, o.FilledQuantity(), wantAvg)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -460,7 +459,7 @@ func readOrders(ctx context.Context, db bun.IDB, ids []string, lock bool) (map[s
 
 // readOrdersForApply is readOrders, locked, for ApplyReports, which needs
 // what an order's fills add up to, not the fills themselves: each order
-// comes with its fills summed into at most two (see fillSum), read as bare
+// comes with its fills summed into at most two (domain.FillTotals.Equivalent), read as bare
 // quantities and prices. Reading and decoding every fill of every order of
 // a batch made a report cost O(fills of its order): half the time of
 // BenchmarkApplyReportsSQLite at 60 fills an order. The exchange's
@@ -477,7 +476,7 @@ func readOrdersForApply(ctx context.Context, tx bun.Tx, ids []string) (map[strin
 			filled = append(filled, rows[i].ID)
 		}
 	}
-	sums := map[string]*fillSum{}
+	sums := map[string]*domain.FillTotals{}
 	if len(filled) > 0 {
 		res, err := tx.QueryContext(ctx, "SELECT order_id, quantity, price_cents FROM executions WHERE order_id IN (?) AND kind IN (?, ?)",
 			bun.List(filled), string(domain.ReportPartialFill), string(domain.ReportFill))
@@ -493,10 +492,10 @@ func readOrdersForApply(ctx context.Context, tx bun.Tx, ids []string) (map[strin
 			}
 			s := sums[id]
 			if s == nil {
-				s = &fillSum{}
+				s = &domain.FillTotals{}
 				sums[id] = s
 			}
-			s.add(qty, cents)
+			s.Add(qty, domain.PriceFromCents(cents))
 		}
 		if err := res.Err(); err != nil {
 			return nil, err
@@ -506,9 +505,9 @@ func readOrdersForApply(ctx context.Context, tx bun.Tx, ids []string) (map[strin
 	for i := range rows {
 		var fills []domain.Fill
 		if s := sums[rows[i].ID]; s != nil {
-			var err error
-			if fills, err = s.fills(); err != nil {
-				return nil, fmt.Errorf("store: order %s: %w", rows[i].ID, err)
+			var ok bool
+			if fills, ok = s.Equivalent(); !ok {
+				return nil, fmt.Errorf("store: order %s: its fills add up to no valid price", rows[i].ID)
 			}
 		}
 		o, err := rows[i].toDomain(fills)
@@ -533,34 +532,6 @@ func lockedOrderRows(ctx context.Context, db bun.IDB, ids []string) ([]orderRow,
 		return nil, err
 	}
 	return rows, nil
-}
-
-// fillSum is what an order's fills add up to: their quantity and, in 128
-// bits, Σ quantity × price in cents.
-type fillSum struct{ qty, hi, lo uint64 }
-
-func (s *fillSum) add(qty, cents int64) {
-	h, l := bits.Mul64(uint64(qty), uint64(cents)) //nolint:gosec // G115: stored fills are positive (Report.Validate)
-	var carry uint64
-	s.lo, carry = bits.Add64(s.lo, l, 0)
-	s.hi += h + carry
-	s.qty += uint64(qty) //nolint:gosec // G115: as above
-}
-
-// fills returns at most two fills with the same quantity and the same
-// Σ quantity × price as the fills summed, so the same filled quantity and
-// exact average price: q-r at the mean rounded down, p, and r at p+1, where
-// r is the remainder. They have no exec ID or time.
-func (s *fillSum) fills() ([]domain.Fill, error) {
-	if s.qty == 0 || s.hi >= s.qty {
-		return nil, fmt.Errorf("fills add up to %d shares and a notional beyond any price", s.qty)
-	}
-	p, r := bits.Div64(s.hi, s.lo, s.qty)
-	out := []domain.Fill{{Quantity: int64(s.qty - r), Price: domain.PriceFromCents(int64(p))}} //nolint:gosec // G115: a mean of stored prices
-	if r > 0 {
-		out = append(out, domain.Fill{Quantity: int64(r), Price: domain.PriceFromCents(int64(p) + 1)}) //nolint:gosec // G115: as above
-	}
-	return out, nil
 }
 
 // changedOrders returns the orders of after whose stored state differs
