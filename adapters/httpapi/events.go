@@ -58,13 +58,9 @@ func toEvent(e domain.OrderEvent) Event {
 		EventID:    int64(e.ID),
 		Type:       EventType(e.Type),
 		OccurredAt: Timestamp(e.OccurredAt),
-		Order:      toOrder(e.Order),
-	}
-	// The event's order comes without its fills, with what they add up to.
-	out.Order.FilledQuantity, out.Order.AverageFillPrice = e.Filled, nil
-	if e.AverageFillPrice != nil {
-		d := Decimal(*e.AverageFillPrice)
-		out.Order.AverageFillPrice = &d
+		// The event's order comes without its fills, with what they add
+		// up to.
+		Order: orderWithFills(e.Order, e.Filled, e.AverageFillPrice),
 	}
 	if e.Fill != nil {
 		out.Fill = &EventFill{Fill: toFill(*e.Fill)}

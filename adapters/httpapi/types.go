@@ -198,6 +198,16 @@ type Order struct {
 }
 
 func toOrder(o domain.Order) Order {
+	var avg *domain.Decimal
+	if a, ok := o.AverageFillPrice(); ok {
+		avg = &a
+	}
+	return orderWithFills(o, o.FilledQuantity(), avg)
+}
+
+// orderWithFills renders o, whose fills add up to filled shares at the
+// average price avg (nil while nothing is filled).
+func orderWithFills(o domain.Order, filled int64, avg *domain.Decimal) Order {
 	out := Order{
 		ID:                o.ID.String(),
 		CreatedAt:         Timestamp(o.CreatedAt),
@@ -207,7 +217,7 @@ func toOrder(o domain.Order) Order {
 		Instrument:        string(o.Instrument),
 		Quantity:          o.Quantity,
 		Status:            OrderStatus(o.Status),
-		FilledQuantity:    o.FilledQuantity(),
+		FilledQuantity:    filled,
 		PlacementAttempts: o.PlacementAttempts,
 	}
 	if o.UpdatedAt.Before(o.CreatedAt) {
@@ -219,8 +229,8 @@ func toOrder(o domain.Order) Order {
 		m := Money(*o.LimitPrice)
 		out.LimitPrice = &m
 	}
-	if avg, ok := o.AverageFillPrice(); ok {
-		d := Decimal(avg)
+	if avg != nil {
+		d := Decimal(*avg)
 		out.AverageFillPrice = &d
 	}
 	if !o.PlacedAt.IsZero() {
