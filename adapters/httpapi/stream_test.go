@@ -46,6 +46,19 @@ func (s *fakeStream) Err() error {
 
 func (s *fakeStream) Close() { s.once.Do(func() { close(s.closed) }) }
 
+// waitClosed waits until the handler has closed the stream.
+func (s *fakeStream) waitClosed(t *testing.T) {
+	t.Helper()
+	waitFor(t, "the stream closed", func() bool {
+		select {
+		case <-s.closed:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
 // send hands e to the stream's reader, failing the test if it is not read
 // in time.
 func (s *fakeStream) send(t *testing.T, e domain.OrderEvent) {
@@ -476,14 +489,7 @@ func TestStreamEventsEndsWithTheEventStream(t *testing.T) {
 	if err := r.ended(t); !errors.Is(err, io.EOF) {
 		t.Errorf("stream ended with %v; want EOF", err)
 	}
-	waitFor(t, "the stream closed", func() bool {
-		select {
-		case <-stream.closed:
-			return true
-		default:
-			return false
-		}
-	})
+	stream.waitClosed(t)
 	waitFor(t, "the too-slow client logged at info", func() bool {
 		return strings.Contains(s.logs.String(), `level=INFO msg="event stream client too slow: disconnected"`)
 	})
@@ -519,14 +525,7 @@ func TestStreamEventsEndsOnShutdown(t *testing.T) {
 	if err := r.ended(t); !errors.Is(err, io.EOF) {
 		t.Errorf("stream ended with %v; want EOF", err)
 	}
-	waitFor(t, "the stream closed", func() bool {
-		select {
-		case <-stream.closed:
-			return true
-		default:
-			return false
-		}
-	})
+	stream.waitClosed(t)
 }
 
 func TestStreamEventsSubscribesTheKeysAccount(t *testing.T) {

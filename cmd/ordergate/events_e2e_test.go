@@ -58,16 +58,9 @@ type streamClient struct {
 // events (1 to 40) or for a random time (up to 300 ms) before it hangs up.
 func (c *streamClient) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		err := c.connection(ctx)
-		if errors.Is(err, errStreamGone) {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
+		if !c.reconnect(ctx) {
 			return
 		}
-		c.mu.Lock()
-		c.reconnects++
-		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Duration(c.rng.IntN(50)) * time.Millisecond):
@@ -76,6 +69,20 @@ func (c *streamClient) run(ctx context.Context) {
 }
 
 var errStreamGone = errors.New("410 from GET /events")
+
+// reconnect reads one connection and counts it; false once the stream
+// answered 410, which it keeps as the client's error.
+func (c *streamClient) reconnect(ctx context.Context) bool {
+	err := c.connection(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if errors.Is(err, errStreamGone) {
+		c.err = err
+		return false
+	}
+	c.reconnects++
+	return true
+}
 
 // connection reads one connection of the stream.
 func (c *streamClient) connection(ctx context.Context) error {
@@ -332,15 +339,9 @@ func TestEventsTwoInstancesPostgres(t *testing.T) {
 			c.mu.Lock()
 			c.tg = instances[i%2].as(key)
 			c.mu.Unlock()
-			if err := c.connection(ctx); errors.Is(err, errStreamGone) {
-				c.mu.Lock()
-				c.err = err
-				c.mu.Unlock()
+			if !c.reconnect(ctx) {
 				return
 			}
-			c.mu.Lock()
-			c.reconnects++
-			c.mu.Unlock()
 		}
 	})
 	var loads sync.WaitGroup
