@@ -71,7 +71,12 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func postOrder(c *http.Client, url string) error {
-	resp, err := c.Post(url+"/orders", "application/json", strings.NewReader(orderBody))
+	return created(c.Post(url+"/orders", "application/json", strings.NewReader(orderBody)))
+}
+
+// created reads and closes the answer to a POST /orders, and returns an
+// error unless it was 201.
+func created(resp *http.Response, err error) error {
 	if err != nil {
 		return err
 	}
