@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html"
-	"io/fs"
+	"io"
 	"mime"
 	"net/http"
 	"path"
+	"time"
 
 	"github.com/ordergate/ordergate/adapters/httpapi/docsui"
 )
@@ -25,9 +26,11 @@ const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe
 	"img-src 'self' data:; font-src 'self'; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// docsAsset is one file served under /docs/assets/.
+// docsAsset is one file served under /docs/assets/: its name in
+// docsui.FS, read from the binary at each request rather than copied to
+// the heap (the script alone is 2 MB).
 type docsAsset struct {
-	body        []byte
+	name        string
 	contentType string
 }
 
@@ -39,17 +42,16 @@ func registerDocs(mux *http.ServeMux, title string) {
 	assets := map[string]docsAsset{}
 	urls := map[string]string{}
 	for _, name := range []string{docsui.Script, docsui.Stylesheet, docsui.Script + ".LICENSE.txt", "LICENSE"} {
-		b, err := fs.ReadFile(docsui.FS, name)
+		d, err := digest(name)
 		if err != nil {
 			panic(fmt.Sprintf("docs: the embedded renderer lacks %s: %v", name, err)) // go:embed lists it: unreachable
 		}
-		d := sha256.Sum256(b)
 		url := "/docs/assets/" + hex.EncodeToString(d[:6]) + "/" + name
 		ct := mime.TypeByExtension(path.Ext(name))
 		if ct == "" {
 			ct = "text/plain; charset=utf-8"
 		}
-		assets[url] = docsAsset{body: b, contentType: ct}
+		assets[url] = docsAsset{name: name, contentType: ct}
 		urls[name] = url
 	}
 	// The attributes are Huma's own for Elements, but for the document's
@@ -78,9 +80,30 @@ func registerDocs(mux *http.ServeMux, title string) {
 			http.NotFound(w, r)
 			return
 		}
+		f, err := docsui.FS.Open(a.name)
+		if err != nil {
+			http.NotFound(w, r) // go:embed lists it: unreachable
+			return
+		}
+		defer f.Close()
 		w.Header().Set("Content-Type", a.contentType)
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		_, _ = w.Write(a.body)
+		// Embedded files seek: ranges and conditional requests come free.
+		http.ServeContent(w, r, a.name, time.Time{}, f.(io.ReadSeeker))
 	})
+}
+
+// digest returns the SHA-256 of the embedded file name.
+func digest(name string) ([]byte, error) {
+	f, err := docsui.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }
