@@ -249,8 +249,8 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close stops group commits, once those under way are done, stops the
-// event listener, closes the channels of EventsSignal and closes the
-// database.
+// event listener, closes the channels of EventsSignal and WrittenSignal
+// and closes the database.
 func (d *DB) Close() error {
 	d.creates.close()
 	d.settles.close()

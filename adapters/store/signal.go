@@ -176,6 +176,5 @@ func (d *DB) WrittenSignal() ports.EventSignal { return writtenSignal{d} }
 type writtenSignal struct{ d *DB }
 
 func (w writtenSignal) EventsSignal() (<-chan struct{}, func()) {
-	ch, stop := w.d.written.subscribe()
-	return ch, stop
+	return w.d.written.subscribe()
 }
